@@ -1,0 +1,46 @@
+"""Where each kind of object lives in the store."""
+from __future__ import annotations
+
+
+def dataset_prefix(dataset_id: str) -> str:
+    return f"datasets/{dataset_id}/"
+
+
+def dataset_image_key(dataset_id: str, class_name: str, filename: str) -> str:
+    return f"{dataset_prefix(dataset_id)}images/{class_name}/{filename}"
+
+
+def preview_key(dataset_id: str) -> str:
+    return f"{dataset_prefix(dataset_id)}preview.png"
+
+
+def job_prefix(job_id: str) -> str:
+    return f"jobs/{job_id}/"
+
+
+def checkpoint_key(job_id: str) -> str:
+    return f"{job_prefix(job_id)}checkpoint.safetensors"
+
+
+def sample_key(job_id: str, step: int) -> str:
+    return f"{job_prefix(job_id)}samples/{step:09d}.png"
+
+
+def model_key(model_id: str) -> str:
+    return f"models/{model_id}/checkpoint.safetensors"
+
+
+def batch_prefix(batch_id: str) -> str:
+    return f"batches/{batch_id}/"
+
+
+def batch_file_key(batch_id: str, file: str) -> str:
+    return f"{batch_prefix(batch_id)}files/{file}"
+
+
+def batch_manifest_key(batch_id: str) -> str:
+    return f"{batch_prefix(batch_id)}manifest.csv"
+
+
+def batch_zip_key(batch_id: str) -> str:
+    return f"{batch_prefix(batch_id)}batch.zip"

@@ -1,0 +1,68 @@
+"""Service settings, read from DEFECTGEN_* environment variables.
+
+With nothing set, the service runs on the embedded default: SQLite, a local folder as object store and
+kombu's filesystem transport as the Celery broker, all under DATA_DIR.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DEFECTGEN_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path(".defectgen-data")
+    database_url: str = ""
+    broker_url: str = ""
+    result_backend: str = ""
+    storage_url: str = ""
+    s3_endpoint: str = ""
+    s3_access_key: str = ""
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_secure: bool = False
+    s3_region: str = "us-east-1"
+    s3_public_endpoint: str = ""
+    bootstrap_api_key: SecretStr | None = None
+
+    max_upload_bytes: int = 1024**3
+    max_archive_entries: int = 20_000
+    max_uncompressed_bytes: int = 4 * 1024**3
+    max_image_pixels: int = 4096 * 4096
+    min_images_per_class: int = 2
+    min_classes: int = 2
+
+    job_lease_seconds: float = Field(30.0, gt=0)
+    progress_interval_seconds: float = Field(1.0, gt=0)
+    max_job_attempts: int = Field(3, ge=1)
+    max_job_hours: float = Field(48.0, gt=0)
+    presigned_url_seconds: int = 3600
+    torch_threads: int = 0
+
+    @model_validator(mode="after")
+    def _embedded_defaults(self) -> Settings:
+        data = self.data_dir.resolve()
+        self.data_dir = data
+        if not self.database_url:
+            self.database_url = f"sqlite:///{data / 'defectgen.db'}"
+        if not self.broker_url:
+            self.broker_url = "filesystem://"
+        if not self.storage_url:
+            self.storage_url = (data / "objects").as_uri()
+        return self
+
+    @property
+    def broker_folder(self) -> Path:
+        return self.data_dir / "broker"
+
+    @property
+    def is_embedded_broker(self) -> bool:
+        return self.broker_url.startswith("filesystem://")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
