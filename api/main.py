@@ -1,0 +1,77 @@
+"""The FastAPI application: `uvicorn api.main:app`."""
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api import errors, health
+from api.routers import batches, datasets, jobs, models
+from core.db import session_scope
+from core.keys import add_key
+from core.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    settings = get_settings()
+    if settings.bootstrap_api_key:
+        with session_scope() as session:
+            if add_key(session, "default", settings.bootstrap_api_key.get_secret_value()):
+                log.info("registered the bootstrap API key for workspace 'default'")
+    yield
+
+
+class UploadLimit:
+    """Refuses request bodies over max_upload_bytes while they stream in, before they reach the disk."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT"):
+            return await self.app(scope, receive, send)
+        limit = get_settings().max_upload_bytes
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return await _too_large(limit, scope, receive, send)
+        seen = 0
+
+        async def counted() -> dict:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                # An HTTPException passes through FastAPI's body parsing, which turns other errors into 400.
+                raise HTTPException(413, f"the upload is larger than the limit of {limit} bytes")
+            return message
+
+        await self.app(scope, counted, send)
+
+
+async def _too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+    response = errors.problem_response(413, "Content Too Large", f"the upload is larger than the limit of {limit} bytes")
+    await response(scope, receive, send)
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="defectgen",
+        version="1.0.0",
+        summary="GAN-generated, labelled training images for small defect datasets.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.middleware("http")(health.record_request)
+    app.add_middleware(UploadLimit)
+    for router in (health.router, datasets.router, jobs.router, models.router, batches.router):
+        app.include_router(router)
+    return app
+
+
+app = create_app()

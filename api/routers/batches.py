@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, status
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.deps import CursorQuery, LimitQuery, SessionDep, SettingsDep, StoreDep, WorkspaceDep
+from api.errors import Problem, not_found
+from api.pagination import page
+from api.schemas.common import Page
+from api.schemas.resources import BatchOut, DownloadUrl
+from core.batches import batch_zip
+from core.objects import batch_prefix, batch_zip_key
+from core.storage import IterReader
+from core.tables import Batch, utcnow
+
+router = APIRouter(prefix="/v1/batches", tags=["batches"])
+
+
+def get_batch(session: Session, workspace: str, batch_id: str) -> Batch:
+    batch = session.get(Batch, batch_id)
+    if batch is None or batch.workspace_id != workspace:
+        raise not_found("batch", batch_id)
+    return batch
+
+
+@router.get("", response_model=Page[BatchOut])
+def list_batches(workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 50,
+                 cursor: CursorQuery = None) -> dict:
+    items, next_cursor = page(session, select(Batch).where(Batch.workspace_id == workspace), Batch.id, limit, cursor)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/{batch_id}", response_model=BatchOut)
+def read_batch(batch_id: str, workspace: WorkspaceDep, session: SessionDep) -> Batch:
+    return get_batch(session, workspace, batch_id)
+
+
+@router.delete("/{batch_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_batch(batch_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> None:
+    batch = get_batch(session, workspace, batch_id)
+    session.delete(batch)
+    session.commit()
+    store.delete_prefix(batch_prefix(batch_id))
+
+
+@router.get("/{batch_id}/download", response_class=StreamingResponse,
+            responses={200: {"content": {"application/zip": {}},
+                             "description": "a folder per class and manifest.csv, streamed"}})
+def download_batch(batch_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> StreamingResponse:
+    get_batch(session, workspace, batch_id)
+    return StreamingResponse(iter(batch_zip(store, batch_id)), media_type="application/zip",
+                             headers={"Content-Disposition": f'attachment; filename="{batch_id}.zip"'})
+
+
+@router.get("/{batch_id}/download-url", response_model=DownloadUrl,
+            responses={501: {"description": "the object store cannot sign direct URLs"}})
+def batch_download_url(batch_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep,
+                       settings: SettingsDep) -> DownloadUrl:
+    get_batch(session, workspace, batch_id)
+    key = batch_zip_key(batch_id)
+    probe = store.presigned_url(key, settings.presigned_url_seconds)
+    if probe is None:
+        raise Problem(501, "this object store cannot sign direct URLs; use GET /v1/batches/{id}/download")
+    if not store.exists(key):
+        store.put_stream(key, IterReader(iter(batch_zip(store, batch_id))))
+    return DownloadUrl(url=probe, expires_at=utcnow() + timedelta(seconds=settings.presigned_url_seconds))

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Response, UploadFile, status
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.deps import CursorQuery, LimitQuery, SessionDep, SettingsDep, StoreDep, WorkspaceDep
+from api.errors import Problem, not_found
+from api.pagination import page
+from api.schemas.common import Page
+from api.schemas.resources import DatasetOut
+from core.datasets import save_dataset
+from core.ingest import IngestError, IngestLimits, ingest_archive
+from core.jobs import ACTIVE
+from core.objects import dataset_prefix, preview_key
+from core.settings import Settings
+from core.tables import Dataset, Job
+
+router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
+PROBLEM_RESPONSES = {code: {"description": "problem+json"} for code in (400, 413, 415, 422)}
+
+
+def _limits(settings: Settings) -> IngestLimits:
+    return IngestLimits(
+        max_entries=settings.max_archive_entries,
+        max_uncompressed_bytes=settings.max_uncompressed_bytes,
+        max_image_pixels=settings.max_image_pixels,
+        min_images_per_class=settings.min_images_per_class,
+        min_classes=settings.min_classes,
+    )
+
+
+def get_dataset(session: Session, workspace: str, dataset_id: str) -> Dataset:
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None or dataset.workspace_id != workspace:
+        raise not_found("dataset", dataset_id)
+    return dataset
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=DatasetOut, responses=PROBLEM_RESPONSES)
+def upload_dataset(
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="zip, tar or tar.gz with one folder per class")],
+    name: Annotated[str | None, Form(max_length=200)] = None,
+) -> Dataset:
+    with tempfile.TemporaryDirectory(prefix="defectgen-upload-") as workdir:
+        try:
+            archive = _spill(file, Path(workdir))
+            result = ingest_archive(archive, Path(workdir), _limits(settings), file.content_type)
+        except IngestError as exc:
+            raise Problem(exc.status, exc.detail, title=exc.title, errors=exc.errors) from None
+        label = name or Path(file.filename or "dataset").name.split(".")[0] or "dataset"
+        return save_dataset(session, store, workspace, label, result)
+
+
+def _spill(file: UploadFile, workdir: Path) -> Path:
+    """Ingestion needs a seekable file of its own; the upload may still be in memory."""
+    path = workdir / "upload.bin"
+    file.file.seek(0)
+    with path.open("wb") as out:
+        shutil.copyfileobj(file.file, out, 1024 * 1024)
+    return path
+
+
+@router.get("", response_model=Page[DatasetOut])
+def list_datasets(workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 50,
+                  cursor: CursorQuery = None) -> dict:
+    items, next_cursor = page(session, select(Dataset).where(Dataset.workspace_id == workspace), Dataset.id,
+                              limit, cursor)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/{dataset_id}", response_model=DatasetOut)
+def read_dataset(dataset_id: str, workspace: WorkspaceDep, session: SessionDep) -> Dataset:
+    return get_dataset(session, workspace, dataset_id)
+
+
+@router.get("/{dataset_id}/preview.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}, "description": "A grid of samples, a row per class."}})
+def dataset_preview(dataset_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> Response:
+    get_dataset(session, workspace, dataset_id)
+    return Response(store.get_bytes(preview_key(dataset_id)), media_type="image/png")
+
+
+@router.delete("/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_dataset(dataset_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> None:
+    dataset = get_dataset(session, workspace, dataset_id)
+    active = session.scalars(select(Job).where(Job.workspace_id == workspace, Job.status.in_(ACTIVE)))
+    users = [job.id for job in active if job.params.get("dataset_id") == dataset_id]
+    if users:
+        raise Problem(409, f"dataset {dataset_id!r} is used by active jobs: {', '.join(users)}")
+    session.delete(dataset)
+    session.commit()
+    store.delete_prefix(dataset_prefix(dataset_id))

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import json
+import struct
+from typing import Annotated
+
+from fastapi import APIRouter, File, UploadFile, status
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.deps import CursorQuery, LimitQuery, SessionDep, StoreDep, WorkspaceDep
+from api.errors import Problem, not_found
+from api.pagination import page
+from api.schemas.common import Page
+from api.schemas.resources import ModelOut
+from core.ids import new_id
+from core.jobs import ACTIVE
+from core.objects import model_key
+from core.tables import Job, Model
+from models.checkpoint import CheckpointError
+from models.generation import checkpoint_info
+
+router = APIRouter(prefix="/v1/models", tags=["models"])
+
+
+def get_model(session: Session, workspace: str, model_id: str) -> Model:
+    model = session.get(Model, model_id)
+    if model is None or model.workspace_id != workspace:
+        raise not_found("model", model_id)
+    return model
+
+
+@router.get("", response_model=Page[ModelOut])
+def list_models(workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 50,
+                cursor: CursorQuery = None) -> dict:
+    items, next_cursor = page(session, select(Model).where(Model.workspace_id == workspace), Model.id, limit, cursor)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/{model_id}", response_model=ModelOut)
+def read_model(model_id: str, workspace: WorkspaceDep, session: SessionDep) -> Model:
+    return get_model(session, workspace, model_id)
+
+
+@router.delete("/{model_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_model(model_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> None:
+    model = get_model(session, workspace, model_id)
+    active = session.scalars(select(Job).where(Job.workspace_id == workspace, Job.status.in_(ACTIVE)))
+    users = [job.id for job in active if model_id in (job.params.get("model_id"), job.params.get("base_model_id"))]
+    if users:
+        raise Problem(409, f"model {model_id!r} is used by active jobs: {', '.join(users)}")
+    session.delete(model)
+    session.commit()
+    store.delete(model.object_key)
+
+
+@router.get("/{model_id}/checkpoint", response_class=StreamingResponse,
+            responses={200: {"content": {"application/octet-stream": {}}, "description": "safetensors file"}})
+def download_checkpoint(model_id: str, workspace: WorkspaceDep, session: SessionDep,
+                        store: StoreDep) -> StreamingResponse:
+    model = get_model(session, workspace, model_id)
+    return StreamingResponse(
+        store.iter_chunks(model.object_key),
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{model_id}.safetensors"',
+                 "Content-Length": str(model.size_bytes)},
+    )
+
+
+def _is_safetensors(blob: bytes) -> bool:
+    if len(blob) < 10:
+        return False
+    (header_len,) = struct.unpack("<Q", blob[:8])
+    if header_len > len(blob) - 8:
+        return False
+    try:
+        return isinstance(json.loads(blob[8 : 8 + header_len]), dict)
+    except ValueError:
+        return False
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ModelOut,
+             responses={code: {"description": "problem+json"} for code in (415, 422)})
+def import_model(workspace: WorkspaceDep, session: SessionDep, store: StoreDep,
+                 file: Annotated[UploadFile, File(description="a defectgen checkpoint in safetensors format")]) -> Model:
+    blob = file.file.read()
+    if not _is_safetensors(blob):
+        raise Problem(415, "only safetensors checkpoints are accepted: pickled formats (.pt, .pth, .ckpt) "
+                           "can run code when loaded", errors=[{"loc": ["body", "file"], "msg": "not safetensors"}])
+    try:
+        info = checkpoint_info(blob)
+    except CheckpointError as exc:
+        raise Problem(422, f"not a usable defectgen checkpoint: {exc}",
+                      errors=[{"loc": ["body", "file"], "msg": str(exc)}]) from None
+    config = info["config"]
+    model_id = new_id("mdl")
+    model = Model(id=model_id, workspace_id=workspace, architecture=config["architecture"],
+                  classes=list(config["class_names"]), resolution=config["resolution"], channels=config["channels"],
+                  step=info["step"], metrics={}, object_key=model_key(model_id), size_bytes=len(blob))
+    store.put_bytes(model.object_key, blob)
+    try:
+        session.add(model)
+        session.commit()
+    except BaseException:
+        store.delete(model.object_key)
+        raise
+    return model

@@ -1,0 +1,151 @@
+"""The `defectgen` command line."""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from core.settings import get_settings
+
+
+@click.group()
+def cli() -> None:
+    """defectgen: GAN-generated, labelled training images for small defect datasets."""
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema up to date (alembic upgrade head)."""
+    from core.migrate import upgrade_head
+
+    upgrade_head()
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--migrate/--no-migrate", "run_migrations", default=True, show_default=True)
+def api(host: str, port: int, run_migrations: bool) -> None:
+    """Serve the REST API alone."""
+    import uvicorn
+
+    if run_migrations:
+        from core.migrate import upgrade_head
+
+        upgrade_head()
+    uvicorn.run("api.main:app", host=host, port=port, log_level="info")
+
+
+@cli.command()
+@click.option("--queues", default="gpu,cpu", show_default=True, help="Celery queues to consume.")
+@click.option("--concurrency", default=1, show_default=True, type=int)
+def worker(queues: str, concurrency: int) -> None:
+    """Run a Celery worker alone."""
+    from worker.celery_app import app
+
+    app.worker_main(["worker", "-Q", queues, "-c", str(concurrency), "--loglevel=INFO", "-n", f"defectgen@%h.{os.getpid()}"])
+
+
+def _bootstrap_key() -> str:
+    """The key from DEFECTGEN_BOOTSTRAP_API_KEY, else one kept in DATA_DIR so it survives restarts."""
+    settings = get_settings()
+    if settings.bootstrap_api_key:
+        return settings.bootstrap_api_key.get_secret_value()
+    path = settings.data_dir / "bootstrap-api-key"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text("dg_" + secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Migrate, then run the API and a worker until Ctrl-C."""
+    from core.migrate import upgrade_head
+
+    upgrade_head()
+    env = {**os.environ, "DEFECTGEN_BOOTSTRAP_API_KEY": _bootstrap_key()}
+    me = [sys.executable, "-m", "cli.main"]
+    children = [
+        subprocess.Popen([*me, "api", "--host", host, "--port", str(port), "--no-migrate"], env=env),
+        subprocess.Popen([*me, "worker"], env=env),
+    ]
+    click.echo(f"defectgen is serving at http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    click.echo(f"API key (workspace 'default'): {env['DEFECTGEN_BOOTSTRAP_API_KEY']}")
+
+    def stop(*_: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    finally:
+        stop()
+        for child in children:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+    sys.exit(max(child.returncode or 0 for child in children))
+
+
+@cli.group()
+def keys() -> None:
+    """Manage API keys."""
+
+
+@keys.command("create")
+@click.option("--workspace", required=True, help="Workspace name; created if new.")
+def keys_create(workspace: str) -> None:
+    """Print a new API key for WORKSPACE."""
+    from core.db import session_scope
+    from core.keys import create_key
+    from core.migrate import upgrade_head
+
+    upgrade_head()
+    with session_scope() as session:
+        key = create_key(session, workspace)
+    click.echo(key)
+
+
+@cli.command("sample-data")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--per-class", default=50, show_default=True, type=int)
+@click.option("--size", default=200, show_default=True, type=int, help="Image side in pixels.")
+@click.option("--seed", default=0, show_default=True, type=int)
+def sample_data(out: Path, per_class: int, size: int, seed: int) -> None:
+    """Write procedural NEU-style steel-surface images (six classes) as a zip of class folders."""
+    from core.sample_data import write_sample_archive
+
+    write_sample_archive(out, per_class=per_class, size=size, seed=seed)
+    click.echo(f"wrote {out}")
+
+
+@cli.command()
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True)
+@click.option("--api-key", envvar="DEFECTGEN_API_KEY", required=True, help="Or set DEFECTGEN_API_KEY.")
+@click.option("--steps", default=300, show_default=True, type=int)
+@click.option("--resolution", default=32, show_default=True, type=int)
+@click.option("--per-class", default=4, show_default=True, type=int, help="Images to generate per class.")
+def demo(url: str, api_key: str, steps: int, resolution: int, per_class: int) -> None:
+    """Upload the sample set, train, generate and download against a running server."""
+    from cli.demo import run_demo
+
+    run_demo(url, api_key, steps=steps, resolution=resolution, per_class=per_class, echo=click.echo)
+
+
+if __name__ == "__main__":
+    cli()

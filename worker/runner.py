@@ -1,0 +1,184 @@
+"""Runs one job: claim it, keep its lease alive, report progress, and record how it ended.
+
+The job's code sees only a JobContext. A heartbeat thread writes progress to the database every
+`progress_interval_seconds`, renews the lease and picks up cancellation, so a training step costs no
+database round trip.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from core import jobs
+from core.db import session_scope
+from core.settings import Settings, get_settings
+from core.storage import ObjectStore, get_store
+
+log = logging.getLogger(__name__)
+
+
+class JobStopped(Exception):
+    """Raised by a job that returned early because its stop event was set."""
+
+
+class JobFailed(Exception):
+    """A failure the user can act on: its code and message go into the job's error."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Outcome:
+    result: dict[str, Any]
+    records: list[Any] = field(default_factory=list)  # rows committed together with the final status
+
+
+@dataclass
+class JobContext:
+    job_id: str
+    workspace_id: str
+    params: dict[str, Any]
+    attempt: int
+    settings: Settings
+    store: ObjectStore
+    stop: threading.Event = field(default_factory=threading.Event)
+    progress: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    _started: float = field(default_factory=time.monotonic)
+    _first_step: int | None = None
+
+    def report(self, step: int, total: int, metrics: dict[str, float] | None = None, message: str = "") -> None:
+        if self._first_step is None:
+            self._first_step, self._started = step, time.monotonic()
+        done = step - self._first_step
+        rate = done / max(time.monotonic() - self._started, 1e-9)
+        eta = round((total - step) / rate, 1) if done > 0 else None
+        self.progress = {
+            "fraction": round(step / total, 4) if total else 1.0,
+            "step": step,
+            "total_steps": total,
+            "eta_seconds": eta,
+            "message": message,
+        }
+        if metrics:
+            self.metrics = metrics
+
+    def should_stop(self) -> bool:
+        return self.stop.is_set()
+
+    def event(self, type_: str, data: dict[str, Any], step: int | None = None) -> None:
+        with session_scope() as session:
+            jobs.add_event(session, self.job_id, type_, data, step)
+
+
+Handler = Callable[[JobContext], Outcome]
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, ctx: JobContext, owner: str) -> None:
+        super().__init__(name=f"heartbeat-{ctx.job_id}", daemon=True)
+        self.ctx, self.owner = ctx, owner
+        self.done = threading.Event()
+        self.lost = False
+        self.cancelled = False
+        self._last_logged_step: int | None = None
+
+    def run(self) -> None:
+        interval = self.ctx.settings.progress_interval_seconds
+        while not self.done.wait(interval):
+            self.beat()
+
+    def beat(self) -> None:
+        ctx = self.ctx
+        try:
+            with session_scope() as session:
+                owned, cancel = jobs.heartbeat(
+                    session, ctx.job_id, self.owner, ctx.settings.job_lease_seconds, ctx.progress, ctx.metrics
+                )
+                step = ctx.progress.get("step")
+                if owned and ctx.metrics and step != self._last_logged_step:
+                    jobs.add_event(session, ctx.job_id, "metrics", dict(ctx.metrics), step)
+                    self._last_logged_step = step
+        except Exception:  # a database hiccup must not kill the job; the lease allows for missed beats
+            log.exception("heartbeat for %s failed", ctx.job_id)
+            return
+        if not owned:
+            self.lost = True
+            ctx.stop.set()
+        if cancel:
+            self.cancelled = True
+            ctx.stop.set()
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def run_job(job_id: str, handler: Handler) -> None:
+    settings = get_settings()
+    owner = _owner()
+    with session_scope() as session:
+        job = jobs.claim(session, job_id, owner, settings.job_lease_seconds)
+        if job is None:
+            log.info("job %s is not queued (taken, cancelled or finished); skipping", job_id)
+            return
+        if job.cancel_requested:
+            jobs.finish(session, job_id, owner, jobs.CANCELLED)
+            return
+        ctx = JobContext(job.id, job.workspace_id, dict(job.params), job.attempts, settings, get_store())
+    beat = _Heartbeat(ctx, owner)
+    beat.start()
+    try:
+        outcome = handler(ctx)
+    except JobStopped:
+        _finish(ctx, owner, beat, jobs.CANCELLED)
+    except JobFailed as exc:
+        _finish(ctx, owner, beat, jobs.FAILED, error={"code": exc.code, "message": exc.message})
+    except Exception as exc:
+        log.exception("job %s raised", job_id)
+        message = f"{type(exc).__name__}: {exc}"
+        _finish(ctx, owner, beat, jobs.FAILED, error={"code": "internal_error", "message": message})
+    else:
+        _finish(ctx, owner, beat, jobs.SUCCEEDED, outcome=outcome)
+    finally:
+        beat.done.set()
+        beat.join()
+
+
+def _finish(
+    ctx: JobContext,
+    owner: str,
+    beat: _Heartbeat,
+    status: str,
+    *,
+    outcome: Outcome | None = None,
+    error: dict[str, str] | None = None,
+) -> None:
+    beat.done.set()
+    beat.join()
+    if beat.lost:
+        log.warning("job %s lost its lease; leaving it to its new owner", ctx.job_id)
+        return
+    with session_scope() as session:
+        finished = jobs.finish(
+            session,
+            ctx.job_id,
+            owner,
+            status,
+            result=outcome.result if outcome else None,
+            error=error,
+            progress=ctx.progress or None,
+            metrics=ctx.metrics or None,
+        )
+        if finished and outcome:
+            session.add_all(outcome.records)
