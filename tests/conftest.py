@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.stack import Stack, wait_until
+
+TEST_KEY = "dg_test-default-workspace-key"
+FINAL = ("succeeded", "failed", "cancelled")
+
+
+def embedded_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEFECTGEN_")}
+    env.update(
+        DEFECTGEN_DATA_DIR=str(data_dir),
+        DEFECTGEN_BOOTSTRAP_API_KEY=TEST_KEY,
+        DEFECTGEN_JOB_LEASE_SECONDS="4",
+        DEFECTGEN_PROGRESS_INTERVAL_SECONDS="0.3",
+        DEFECTGEN_MAX_UPLOAD_BYTES=str(8 * 1024 * 1024),
+        DEFECTGEN_MAX_IMAGE_PIXELS=str(512 * 512),
+        DEFECTGEN_MAX_UNCOMPRESSED_BYTES=str(64 * 1024 * 1024),
+        DEFECTGEN_MIN_IMAGES_PER_CLASS="3",
+        DEFECTGEN_TORCH_THREADS="1",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    root = tmp_path_factory.mktemp("embedded")
+    logs = root / "logs"
+    logs.mkdir()
+    env = embedded_env(root / "data")
+    service = Stack(env=env, api_key=TEST_KEY, logs=logs)
+    service.start_api()
+    service.start_worker()
+    _point_this_process_at(env)
+    yield service
+    service.stop()
+
+
+def _point_this_process_at(env: dict[str, str]) -> None:
+    """Let tests read the stack's database and object store directly, to check what was stored."""
+    from core.db import get_engine, get_sessionmaker
+    from core.settings import get_settings
+    from core.storage import get_store
+
+    for key, value in env.items():
+        if key.startswith("DEFECTGEN_"):
+            os.environ[key] = value
+    for cached in (get_settings, get_engine, get_sessionmaker, get_store):
+        cached.cache_clear()
+
+
+@pytest.fixture
+def client(stack: Stack) -> Iterator[httpx.Client]:
+    with stack.client() as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def other_client(stack: Stack) -> Iterator[httpx.Client]:
+    key = stack.cli("keys", "create", "--workspace", "other").strip()
+    with stack.client(key) as c:
+        yield c
+
+
+def sample_zip(per_class: int = 6, size: int = 32, classes: tuple[str, ...] = ("crazing", "scratches")) -> bytes:
+    from core.sample_data import write_sample_archive
+
+    buffer = io.BytesIO()
+    write_sample_archive(buffer, per_class=per_class, size=size, seed=1, classes=classes)
+    return buffer.getvalue()
+
+
+def upload(client: httpx.Client, data: bytes, name: str = "set.zip", content_type: str = "application/zip",
+           **form: str) -> httpx.Response:
+    return client.post("/v1/datasets", files={"file": (name, data, content_type)}, data=form)
+
+
+@pytest.fixture(scope="session")
+def dataset(stack: Stack) -> dict:
+    with stack.client() as c:
+        response = upload(c, sample_zip(), name="two-class.zip")
+        assert response.status_code == 201, response.text
+        return response.json()
+
+
+TINY_TRAIN = {"architecture": "cdcgan", "resolution": 32, "width": 8, "z_dim": 16, "batch_size": 8}
+
+
+def submit(client: httpx.Client, kind: str, params: dict, **headers: str) -> httpx.Response:
+    return client.post("/v1/jobs", json={"kind": kind, "params": params}, headers=headers)
+
+
+def wait_job(client: httpx.Client, job_id: str, timeout: float = 180, until=FINAL) -> dict:  # type: ignore[no-untyped-def]
+    def done() -> dict | None:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        return job if job["status"] in until else None
+
+    return wait_until(done, timeout, interval=0.3, what=f"job {job_id} to reach {until}")
+
+
+@pytest.fixture(scope="session")
+def trained_model(stack: Stack, dataset: dict) -> dict:
+    with stack.client() as c:
+        job = submit(c, "train", {"dataset_id": dataset["id"], "steps": 20, "sample_every": 10,
+                                  "checkpoint_every": 10, **TINY_TRAIN}).json()
+        job = wait_job(c, job["id"])
+        assert job["status"] == "succeeded", job
+        return c.get(f"/v1/models/{job['result']['model_id']}").json()
+
+
+def zip_names(data: bytes) -> list[str]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return zf.namelist()
