@@ -25,9 +25,11 @@ def task_name(kind: str) -> str:
 def celery_config(settings: Settings) -> dict:
     transport: dict = {"visibility_timeout": int(settings.max_job_hours * 3600 + 3600)}
     if settings.is_embedded_broker:
-        queue_dir = settings.broker_folder / "queue"
-        queue_dir.mkdir(parents=True, exist_ok=True)
-        transport.update(data_folder_in=str(queue_dir), data_folder_out=str(queue_dir), polling_interval=0.1)
+        queue_dir, control_dir = settings.broker_folder / "queue", settings.broker_folder / "control"
+        for folder in (queue_dir, control_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        transport.update(data_folder_in=str(queue_dir), data_folder_out=str(queue_dir),
+                         control_folder=str(control_dir), polling_interval=0.1)
     return dict(
         broker_url=settings.broker_url,
         broker_transport_options=transport,
