@@ -80,15 +80,15 @@ def sample_zip(per_class: int = 6, size: int = 32, classes: tuple[str, ...] = ("
     return buffer.getvalue()
 
 
-def upload(client: httpx.Client, data: bytes, name: str = "set.zip", content_type: str = "application/zip",
+def upload(client: httpx.Client, data: bytes, filename: str = "set.zip", content_type: str = "application/zip",
            **form: str) -> httpx.Response:
-    return client.post("/v1/datasets", files={"file": (name, data, content_type)}, data=form)
+    return client.post("/v1/datasets", files={"file": (filename, data, content_type)}, data=form)
 
 
 @pytest.fixture(scope="session")
 def dataset(stack: Stack) -> dict:
     with stack.client() as c:
-        response = upload(c, sample_zip(), name="two-class.zip")
+        response = upload(c, sample_zip(), filename="two-class.zip")
         assert response.status_code == 201, response.text
         return response.json()
 

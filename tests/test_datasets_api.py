@@ -121,7 +121,7 @@ def test_upload_over_the_size_limit_is_413(client, stack):
 
 def test_upload_list_get_preview_delete(client):
     response = upload(client, sample_zip(per_class=4, size=24, classes=("inclusion", "patches", "scratches")),
-                      name="three.zip")
+                      filename="three.zip")
     assert response.status_code == 201, response.text
     dataset = response.json()
     assert dataset["num_images"] == 12 and dataset["image_mode"] == "L"
@@ -129,7 +129,7 @@ def test_upload_list_get_preview_delete(client):
     assert [c["name"] for c in dataset["classes"]] == ["inclusion", "patches", "scratches"]
     assert len(dataset["sha256"]) == 64
 
-    named = upload(client, sample_zip(), name="x.tar", content_type="application/octet-stream", name="neu-steel")
+    named = upload(client, sample_zip(), filename="x.zip", content_type="application/octet-stream", name="neu-steel")
     assert named.status_code == 201 and named.json()["name"] == "neu-steel"
 
     listed = client.get("/v1/datasets", params={"limit": 1}).json()
@@ -157,7 +157,7 @@ def test_tar_and_tar_gz_uploads(client):
                 info = tarfile.TarInfo(f"neu/{name}")
                 info.size = zf.getinfo(name).file_size
                 tf.addfile(info, io.BytesIO(zf.read(name)))
-        response = upload(client, out.getvalue(), name="set.tar", content_type=content_type)
+        response = upload(client, out.getvalue(), filename="set.tar", content_type=content_type)
         assert response.status_code == 201, response.text
         assert [c["count"] for c in response.json()["classes"]] == [6, 6]
 
