@@ -2,13 +2,23 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test install benchmarks clean
+# Servers the tests start for the production stack; PostgreSQL 15 ships with the machine.
+SYSTEM_TOOLS := redis-server docker-compose
+
+.PHONY: run test install system-tools benchmarks clean
 
 run: $(INSTALLED)
 	$(VENV)/bin/defectgen serve
 
-test: $(INSTALLED)
+test: $(INSTALLED) system-tools
 	$(PYTHON) -m pytest
+
+system-tools:
+	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q $$missing; \
+	fi
 
 install: $(INSTALLED)
 

@@ -45,11 +45,13 @@ def api(host: str, port: int, run_migrations: bool) -> None:
 @cli.command()
 @click.option("--queues", default="gpu,cpu", show_default=True, help="Celery queues to consume.")
 @click.option("--concurrency", default=1, show_default=True, type=int)
-def worker(queues: str, concurrency: int) -> None:
+@click.option("--name", default=None, help="Celery node name [default: defectgen@<host>.<pid>].")
+def worker(queues: str, concurrency: int, name: str | None) -> None:
     """Run a Celery worker alone."""
     from worker.celery_app import app
 
-    app.worker_main(["worker", "-Q", queues, "-c", str(concurrency), "--loglevel=INFO", "-n", f"defectgen@%h.{os.getpid()}"])
+    node = name or f"defectgen@%h.{os.getpid()}"  # the pid keeps several workers on one host apart
+    app.worker_main(["worker", "-Q", queues, "-c", str(concurrency), "--loglevel=INFO", "-n", node])
 
 
 def _bootstrap_key() -> str:
