@@ -1,0 +1,1 @@
+"""GAN architectures, training loop, checkpoints and sampling (pure PyTorch)."""

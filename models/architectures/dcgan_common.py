@@ -1,0 +1,146 @@
+"""DCGAN networks and trainer shared by "dcgan" and "cdcgan" (conditional when num_classes > 0)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.config import GanConfig
+
+EMBED_DIM = 50
+METRICS = ("loss_g", "loss_d", "d_real", "d_fake")
+
+
+def _layout(resolution: int) -> tuple[int, int]:
+    """(start size, number of 2x up/down-sampling stages) for a resolution."""
+    start = 7 if resolution == 28 else 4
+    stages = (resolution // start).bit_length() - 1
+    if start << stages != resolution:
+        raise ValueError(f"unsupported resolution {resolution}")
+    return start, stages
+
+
+class Generator(nn.Module):
+    def __init__(self, z_dim: int, channels: int, resolution: int, width: int, num_classes: int = 0) -> None:
+        super().__init__()
+        start, stages = _layout(resolution)
+        self.embed = nn.Embedding(num_classes, EMBED_DIM) if num_classes else None
+        ch = width * 2 ** (stages - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(z_dim + (EMBED_DIM if num_classes else 0), ch, start, 1, 0, bias=False),
+            nn.BatchNorm2d(ch), nn.ReLU(True)]
+        for _ in range(stages - 1):
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            ch //= 2
+        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(labels)], 1)
+        return self.net(z[:, :, None, None])
+
+
+class Discriminator(nn.Module):
+    def __init__(self, channels: int, resolution: int, width: int, num_classes: int = 0) -> None:
+        super().__init__()
+        start, stages = _layout(resolution)
+        self.resolution = resolution
+        # Conditional: each class owns a learned one-channel RxR map stacked onto the image.
+        self.embed = nn.Embedding(num_classes, resolution * resolution) if num_classes else None
+        ch = width
+        layers: list[nn.Module] = [
+            nn.Conv2d(channels + (1 if num_classes else 0), ch, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        for _ in range(stages - 1):
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
+            ch *= 2
+        layers.append(nn.Conv2d(ch, 1, start, 1, 0, bias=False))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            x = torch.cat([x, self.embed(labels).view(-1, 1, self.resolution, self.resolution)], 1)
+        return self.net(x).view(-1)
+
+
+def init_weights(module: nn.Module, generator: torch.Generator) -> None:
+    """DCGAN initialisation: N(0, 0.02) convolutions, N(1, 0.02) batch-norm scales, N(0, 1) embeddings."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, 0.02, generator=generator)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02, generator=generator)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, 0.0, 1.0, generator=generator)
+
+
+class DCGANTrainer:
+    """Alternating D/G updates with BCE-with-logits and Adam; real targets are `real_label`."""
+
+    def __init__(self, config: GanConfig, conditional: bool, default_real_label: float) -> None:
+        self.conditional = conditional
+        self.z_dim = config.z_dim
+        self.real_label = default_real_label if config.real_label is None else float(config.real_label)
+        num_classes = config.num_classes if conditional else 0
+        # Weights come from config.seed alone; the caller's global RNG is left as it was.
+        with torch.random.fork_rng(devices=[]):
+            self.generator = Generator(config.z_dim, config.channels, config.resolution, config.width, num_classes)
+            self.discriminator = Discriminator(config.channels, config.resolution, config.width, num_classes)
+        init_rng = torch.Generator().manual_seed(config.seed)
+        init_weights(self.generator, init_rng)
+        init_weights(self.discriminator, init_rng)
+        self.generator.to(config.device)
+        self.discriminator.to(config.device)
+        betas = (config.beta1, config.beta2)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr, betas=betas)
+
+    def train_step(self, real: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
+        cond = labels if self.conditional else None
+        z = torch.randn(real.shape[0], self.z_dim, device=real.device, generator=generator)
+        fake = self.generator(z, cond)
+
+        d_real = self.discriminator(real, cond)
+        d_fake = self.discriminator(fake.detach(), cond)
+        loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, self.real_label))
+                  + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+
+        # D's weight gradients are not needed for the G update; skipping them saves a third of D's backward.
+        self.discriminator.requires_grad_(False)
+        d_gen = self.discriminator(fake, cond)
+        loss_g = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        self.discriminator.requires_grad_(True)
+
+        with torch.no_grad():
+            values = torch.stack([loss_g, loss_d, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean()])
+        return dict(zip(METRICS, values.tolist()))  # one device sync for all metrics
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.load_weights(state)
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+
+    def load_weights(self, state: dict) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+
+    def sample(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor:
+        """Eval-mode, no-grad samples in [-1, 1]; truncation scales z by psi."""
+        was_training = self.generator.training
+        self.generator.eval()
+        try:
+            with torch.no_grad():
+                return self.generator(z * truncation_psi, labels if self.conditional else None)
+        finally:
+            self.generator.train(was_training)

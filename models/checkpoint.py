@@ -1,0 +1,132 @@
+"""Checkpoints as safetensors: tensors under their key path, everything else as JSON in the metadata.
+
+Loading never runs code (no pickle). The JSON "tree" mirrors the nested structure; every JSON object in it
+is a tagged container so that int dict keys and tuples survive the round trip:
+{"d": [[key, value], ...]} dict, {"l": [...]} list, {"u": [...]} tuple, {"t": name} tensor.
+"""
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import safetensors.torch
+import torch
+
+from models.config import GanConfig
+from models.registry import GanTrainer, get_architecture
+
+TREE_KEY = "defectgen.tree"
+CHECKPOINT_FORMAT = "defectgen-gan/1"
+
+
+class CheckpointError(ValueError):
+    pass
+
+
+def pack_state(tree: dict) -> bytes:
+    if not isinstance(tree, dict):
+        raise TypeError("state must be a dict")
+    tensors: dict[str, torch.Tensor] = {}
+
+    def encode(value: Any, path: tuple) -> Any:
+        if isinstance(value, torch.Tensor):
+            name = "/".join(map(str, path))
+            if name in tensors:
+                raise ValueError(f"ambiguous tensor key path {name!r}")
+            tensors[name] = value.detach().to("cpu").contiguous()
+            return {"t": name}
+        if isinstance(value, dict):
+            for key in value:
+                if not isinstance(key, (str, int)) or isinstance(key, bool):
+                    raise TypeError(f"unsupported dict key {key!r} at {path}")
+            return {"d": [[key, encode(v, path + (key,))] for key, v in value.items()]}
+        if isinstance(value, (list, tuple)):
+            items = [encode(v, path + (i,)) for i, v in enumerate(value)]
+            return {"u": items} if isinstance(value, tuple) else {"l": items}
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        raise TypeError(f"unsupported value of type {type(value).__name__} at {path}")
+
+    skeleton = json.dumps(encode(tree, ()), separators=(",", ":"))
+    return safetensors.torch.save(tensors, metadata={TREE_KEY: skeleton})
+
+
+def unpack_state(blob: bytes) -> dict:
+    try:
+        blob = bytes(blob)
+        tensors = safetensors.torch.load(blob)
+        (header_len,) = struct.unpack("<Q", blob[:8])
+        skeleton = json.loads(json.loads(blob[8:8 + header_len])["__metadata__"][TREE_KEY])
+    except Exception as exc:  # safetensors raises its own and various builtin errors for garbage
+        raise CheckpointError("not a defectgen checkpoint (safetensors with a state tree)") from exc
+    used: set[str] = set()
+
+    def decode(node: Any) -> Any:
+        if node is None or isinstance(node, (bool, int, float, str)):
+            return node
+        if isinstance(node, dict) and len(node) == 1:
+            (tag, body), = node.items()
+            if tag == "t" and isinstance(body, str) and body in tensors and body not in used:
+                used.add(body)
+                return tensors[body]
+            if tag == "d" and isinstance(body, list) and all(
+                    isinstance(kv, list) and len(kv) == 2 and isinstance(kv[0], (str, int))
+                    and not isinstance(kv[0], bool) for kv in body):
+                return {key: decode(value) for key, value in body}
+            if tag in ("l", "u") and isinstance(body, list):
+                items = [decode(v) for v in body]
+                return tuple(items) if tag == "u" else items
+        raise CheckpointError(f"malformed state tree node {str(node)[:80]!r}")
+
+    try:
+        tree = decode(skeleton)
+    except RecursionError as exc:
+        raise CheckpointError("state tree nested too deeply") from exc
+    if not isinstance(tree, dict) or used != set(tensors):
+        raise CheckpointError("malformed state tree")
+    return tree
+
+
+@dataclass
+class GanCheckpoint:
+    config: GanConfig
+    step: int
+    trainer: dict
+    rng: dict
+
+
+def make_checkpoint(config: GanConfig, step: int, trainer: GanTrainer, loop_rng: torch.Generator) -> bytes:
+    return pack_state({"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "step": step,
+                       "trainer": trainer.state_dict(),
+                       "rng": {"loop": loop_rng.get_state(), "torch": torch.get_rng_state()}})
+
+
+def read_checkpoint(blob: bytes) -> GanCheckpoint:
+    """Unpack and check the envelope (format, config, known architecture, step); nets are not loaded."""
+    tree = unpack_state(blob)
+    if tree.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"unknown checkpoint format {tree.get('format')!r}")
+    try:
+        config = GanConfig.from_dict(tree["config"])
+        get_architecture(config.architecture).check_config(config)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"invalid checkpoint config: {exc}") from exc
+    step, trainer, rng = tree.get("step"), tree.get("trainer"), tree.get("rng")
+    if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step <= config.steps:
+        raise CheckpointError(f"invalid checkpoint step {step!r}")
+    if not isinstance(trainer, dict) or not isinstance(rng, dict):
+        raise CheckpointError("checkpoint lacks trainer or rng state")
+    return GanCheckpoint(config, step, trainer, rng)
+
+
+def load_into(trainer: GanTrainer, state: dict, weights_only: bool = False) -> None:
+    """Load trainer state, turning mismatches (keys, shapes, optimiser groups) into CheckpointError."""
+    try:
+        if weights_only:
+            trainer.load_weights(state)
+        else:
+            trainer.load_state_dict(state)
+    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint does not fit the architecture: {exc}") from exc

@@ -1,0 +1,67 @@
+"""Architecture registry; importing this module registers every architecture in models/architectures/."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar, Protocol
+
+import torch
+from torch import nn
+
+from models.config import GanConfig
+
+
+class GanTrainer(Protocol):
+    generator: nn.Module
+
+    def train_step(self, real: torch.Tensor, labels: torch.Tensor,
+                   generator: torch.Generator) -> dict[str, float]: ...
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+    def load_weights(self, state: dict) -> None: ...
+
+    def sample(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor: ...
+
+
+class Architecture(ABC):
+    name: ClassVar[str]
+    conditional: ClassVar[bool]
+    resolutions: ClassVar[tuple[int, ...]]
+
+    @abstractmethod
+    def make_trainer(self, config: GanConfig) -> GanTrainer: ...
+
+    def check_config(self, config: GanConfig) -> None:
+        if config.architecture != self.name:
+            raise ValueError(f"config is for {config.architecture!r}, not {self.name!r}")
+        if config.resolution not in self.resolutions:
+            raise ValueError(f"{self.name} does not support resolution {config.resolution}")
+
+
+_REGISTRY: dict[str, Architecture] = {}
+
+
+def register(cls: type[Architecture]) -> type[Architecture]:
+    existing = _REGISTRY.get(cls.name)
+    # Same qualified name is allowed so that reloading a module does not fail.
+    if existing is not None and (type(existing).__module__, type(existing).__qualname__) != (
+            cls.__module__, cls.__qualname__):
+        raise ValueError(f"architecture {cls.name!r} is already registered by {type(existing).__qualname__}")
+    _REGISTRY[cls.name] = cls()
+    return cls
+
+
+def get_architecture(name: str) -> Architecture:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown architecture {name!r}; known: {architecture_names()}") from None
+
+
+def architecture_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+import models.architectures  # noqa: E402,F401  (must follow register(): the modules use it)

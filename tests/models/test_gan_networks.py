@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+import models.architectures.dcgan_common as dcgan_common
+from models.config import GanConfig
+from models.registry import get_architecture
+
+CLASSES = ["a", "b", "c"]
+
+
+def make_trainer(architecture: str, resolution: int, channels: int, **overrides):
+    config = GanConfig(architecture, resolution, channels, len(CLASSES), CLASSES, steps=1, width=8, **overrides)
+    return get_architecture(architecture).make_trainer(config)
+
+
+@pytest.mark.parametrize("architecture", ["dcgan", "cdcgan"])
+@pytest.mark.parametrize("resolution", [28, 32, 64, 128])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_shapes_and_gradient_flow(architecture, resolution, channels):
+    trainer = make_trainer(architecture, resolution, channels)
+    labels = torch.tensor([0, 1, 2, 0])
+    z = torch.randn(4, 100)
+    images = trainer.sample(z, labels)
+    assert images.shape == (4, channels, resolution, resolution)
+    assert images.dtype == torch.float32 and images.abs().max() <= 1
+    real = torch.rand(4, channels, resolution, resolution) * 2 - 1
+    assert trainer.discriminator(real, labels).shape == (4,)
+
+    nets = {"G": trainer.generator, "D": trainer.discriminator}
+    before = {(n, p): t.detach().clone() for n, net in nets.items() for p, t in net.named_parameters()}
+    metrics = trainer.train_step(real, labels, torch.Generator().manual_seed(0))
+    assert set(metrics) >= {"loss_g", "loss_d", "d_real", "d_fake"}
+    assert all(isinstance(v, float) and v == v for v in metrics.values())
+    # Adam moves a parameter only if it received a non-zero gradient (every class is in the batch).
+    frozen = [key for key, old in before.items()
+              if torch.equal(old, dict(nets[key[0]].named_parameters())[key[1]].detach())]
+    assert frozen == []
+    assert all(p.requires_grad for p in trainer.discriminator.parameters())
+
+
+def test_conditional_generator_depends_on_the_label_and_unconditional_does_not():
+    z = torch.randn(1, 100).repeat(2, 1)
+    labels = torch.tensor([0, 1])
+    cond = make_trainer("cdcgan", 32, 1).sample(z, labels)
+    plain = make_trainer("dcgan", 32, 1).sample(z, labels)
+    assert not torch.equal(cond[0], cond[1])
+    assert torch.equal(plain[0], plain[1])
+
+
+def test_truncation_scales_the_noise():
+    trainer = make_trainer("cdcgan", 32, 1)
+    z, labels = torch.randn(2, 100), torch.tensor([0, 1])
+    assert torch.equal(trainer.sample(z, labels, truncation_psi=0.5), trainer.sample(z * 0.5, labels))
+    assert trainer.generator.training  # sample() restores the mode
+
+
+def test_weights_depend_only_on_the_seed_and_leave_global_rng_alone():
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    a = make_trainer("cdcgan", 28, 1, seed=5)
+    assert torch.equal(torch.rand(3), expected_next)
+    b = make_trainer("cdcgan", 28, 1, seed=5)
+    c = make_trainer("cdcgan", 28, 1, seed=6)
+    for (name, pa), pb, pc in zip(a.generator.named_parameters(), b.generator.parameters(),
+                                  c.generator.parameters()):
+        assert torch.equal(pa, pb), name
+        assert name.endswith(".bias") or not torch.equal(pa, pc), name
+
+
+@pytest.mark.parametrize(("architecture", "real_label", "expected"), [
+    ("dcgan", None, 1.0), ("cdcgan", None, 0.9), ("cdcgan", 0.7, 0.7),
+])
+def test_discriminator_real_targets(monkeypatch, architecture, real_label, expected):
+    bce = dcgan_common.F.binary_cross_entropy_with_logits
+    targets = []
+
+    def spy(logits, target, *args, **kwargs):
+        targets.append(target.detach().clone())
+        return bce(logits, target, *args, **kwargs)
+
+    monkeypatch.setattr(dcgan_common.F, "binary_cross_entropy_with_logits", spy)
+    trainer = make_trainer(architecture, 28, 1, real_label=real_label)
+    trainer.train_step(torch.zeros(4, 1, 28, 28), torch.tensor([0, 1, 2, 0]), torch.Generator().manual_seed(0))
+    real_targets, fake_targets, generator_targets = targets
+    assert torch.allclose(real_targets, torch.full((4,), expected))
+    assert torch.equal(fake_targets, torch.zeros(4))
+    assert torch.equal(generator_targets, torch.ones(4))  # smoothing is one-sided
