@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import urlparse
 
+import urllib3
+
 from core.settings import Settings, get_settings
 
 CHUNK = 1024 * 1024
@@ -133,7 +135,7 @@ class S3Store:
             secure=settings.s3_secure,
             region=settings.s3_region,
         )
-        self.client = Minio(settings.s3_endpoint, **credentials)
+        self.client = Minio(settings.s3_endpoint, http_client=_http_client(), **credentials)
         # URLs handed to clients are signed for the endpoint they can reach, which may differ from ours.
         public = settings.s3_public_endpoint or settings.s3_endpoint
         parsed = urlparse(public if "://" in public else f"//{public}")
@@ -205,6 +207,14 @@ class S3Store:
     def ping(self) -> None:
         if not self.client.bucket_exists(self.bucket):
             raise OSError(f"bucket {self.bucket} does not exist")
+
+
+def _http_client() -> urllib3.PoolManager:
+    """Retries with capped exponential backoff ride out a store that restarts: about 25 s of waiting in all.
+    Every S3 call we make may be repeated safely, so retries apply to all verbs, POST included."""
+    retries = urllib3.Retry(total=10, connect=10, read=3, backoff_factor=0.2, backoff_max=5,
+                            status_forcelist=[500, 502, 503, 504], allowed_methods=None)
+    return urllib3.PoolManager(timeout=urllib3.Timeout(connect=10, read=300), maxsize=16, retries=retries)
 
 
 class _CountingReader(io.RawIOBase):
