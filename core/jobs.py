@@ -91,6 +91,18 @@ def finish(
     return bool(done)
 
 
+def release(session: Session, job_id: str, owner: str) -> bool:
+    """Hand an owned running job back to the queue (its worker is shutting down); no attempt is spent."""
+    released = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == RUNNING, Job.lease_owner == owner)
+        .values(status=QUEUED, attempts=Job.attempts - 1, lease_owner=None, lease_expires_at=None)
+    ).rowcount
+    if released:
+        add_event(session, job_id, "status", {"status": QUEUED, "reason": "worker shut down, handed back"})
+    return bool(released)
+
+
 def request_cancel(session: Session, job: Job) -> bool:
     """Cancel a queued job at once or flag a running one. False when the job is already final."""
     cancelled_now = session.execute(

@@ -1,6 +1,8 @@
 """Cancellation and crash recovery with real worker processes."""
 from __future__ import annotations
 
+import signal
+
 from tests.conftest import TINY_TRAIN, submit, wait_job
 from tests.stack import wait_until
 
@@ -51,3 +53,23 @@ def test_killed_worker_resumes_from_checkpoint(client, stack, dataset):
     assert killed_at - 25 <= resumed_from <= killed_at  # at most one checkpoint interval lost
     model = client.get(f"/v1/models/{job['result']['model_id']}").json()
     assert model["step"] == 300
+
+
+def test_worker_shutdown_hands_the_job_back(client, stack, dataset):
+    job = submit(client, "train", {"dataset_id": dataset["id"], "steps": 250, "checkpoint_every": 10_000,
+                                   "sample_every": 10_000, **TINY_TRAIN}).json()
+    _progress(client, job["id"], 30)
+    worker = stack.workers.pop()
+    worker.send_signal(signal.SIGTERM)  # the main process only, as an orchestrator would stop it
+    assert worker.wait(timeout=60) == 0
+
+    handed_back = client.get(f"/v1/jobs/{job['id']}").json()
+    assert handed_back["status"] == "queued" and handed_back["attempts"] == 0
+    events = client.get(f"/v1/jobs/{job['id']}/events").json()["items"]
+    saved_at = [e["step"] for e in events if e["type"] == "checkpoint"]
+    assert len(saved_at) == 1 and saved_at[0] >= 30  # written at shutdown, not by the schedule
+
+    stack.start_worker()
+    job = wait_job(client, job["id"], timeout=240)
+    assert job["status"] == "succeeded" and job["attempts"] == 1
+    assert any(e["type"] == "resumed" for e in client.get(f"/v1/jobs/{job['id']}/events").json()["items"])

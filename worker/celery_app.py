@@ -1,7 +1,11 @@
 """Celery entry point: `celery -A worker.celery_app worker -Q gpu,cpu`."""
 from __future__ import annotations
 
-from celery.signals import worker_ready, worker_shutdown
+import os
+import signal
+
+from billiard.process import active_children
+from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 
 from core.queue import get_celery
 from worker import recovery
@@ -18,3 +22,11 @@ def _start_recovery(**_: object) -> None:
 @worker_shutdown.connect
 def _stop_recovery(**_: object) -> None:
     recovery.stop()
+
+
+@worker_shutting_down.connect
+def _hand_back_running_jobs(**_: object) -> None:
+    # A warm shutdown would wait for jobs that last hours; SIGTERM makes each job checkpoint and requeue.
+    for child in active_children():
+        if child.pid:
+            os.kill(child.pid, signal.SIGTERM)

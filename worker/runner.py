@@ -2,22 +2,26 @@
 
 The job's code sees only a JobContext. A heartbeat thread writes progress to the database every
 `progress_interval_seconds`, renews the lease and picks up cancellation, so a training step costs no
-database round trip.
+database round trip. SIGTERM (the worker shutting down) stops the job at its next step and hands it back
+to the queue; it resumes from its checkpoint on the next worker.
 """
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from core import jobs
 from core.db import session_scope
+from core.queue import enqueue
 from core.settings import Settings, get_settings
 from core.storage import ObjectStore, get_store
 
@@ -46,12 +50,14 @@ class Outcome:
 @dataclass
 class JobContext:
     job_id: str
+    kind: str
     workspace_id: str
     params: dict[str, Any]
     attempt: int
     settings: Settings
     store: ObjectStore
     stop: threading.Event = field(default_factory=threading.Event)
+    shutdown: threading.Event = field(default_factory=threading.Event)
     progress: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     _started: float = field(default_factory=time.monotonic)
@@ -120,6 +126,23 @@ class _Heartbeat(threading.Thread):
             ctx.stop.set()
 
 
+@contextmanager
+def _stop_on_sigterm(ctx: JobContext) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(*_: object) -> None:
+        ctx.shutdown.set()
+        ctx.stop.set()
+
+    previous = signal.signal(signal.SIGTERM, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -135,13 +158,17 @@ def run_job(job_id: str, handler: Handler) -> None:
         if job.cancel_requested:
             jobs.finish(session, job_id, owner, jobs.CANCELLED)
             return
-        ctx = JobContext(job.id, job.workspace_id, dict(job.params), job.attempts, settings, get_store())
+        ctx = JobContext(job.id, job.kind, job.workspace_id, dict(job.params), job.attempts, settings, get_store())
     beat = _Heartbeat(ctx, owner)
     beat.start()
     try:
-        outcome = handler(ctx)
+        with _stop_on_sigterm(ctx):
+            outcome = handler(ctx)
     except JobStopped:
-        _finish(ctx, owner, beat, jobs.CANCELLED)
+        if beat.cancelled:
+            _finish(ctx, owner, beat, jobs.CANCELLED)
+        elif ctx.shutdown.is_set():
+            _hand_back(ctx, owner, beat)
     except JobFailed as exc:
         _finish(ctx, owner, beat, jobs.FAILED, error={"code": exc.code, "message": exc.message})
     except Exception as exc:
@@ -153,6 +180,16 @@ def run_job(job_id: str, handler: Handler) -> None:
     finally:
         beat.done.set()
         beat.join()
+
+
+def _hand_back(ctx: JobContext, owner: str, beat: _Heartbeat) -> None:
+    beat.done.set()
+    beat.join()
+    with session_scope() as session:
+        released = jobs.release(session, ctx.job_id, owner)
+    if released:
+        log.info("job %s handed back to the queue at shutdown", ctx.job_id)
+        enqueue(ctx.job_id, ctx.kind)
 
 
 def _finish(

@@ -78,6 +78,8 @@ def run_train(ctx: JobContext) -> Outcome:
     except CheckpointError as exc:
         raise JobFailed("bad_checkpoint", str(exc)) from None
     if result.stopped:
+        if ctx.shutdown.is_set():
+            save_checkpoint(result.step, result.checkpoint)  # the next worker resumes from here
         raise JobStopped()
     # The id derives from the job's, so a retry after a crash overwrites rather than orphans the object.
     model_id = "mdl_" + ctx.job_id.removeprefix("job_")
