@@ -2,7 +2,8 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-# Servers the tests start for the production stack; PostgreSQL 15 ships with the machine.
+# Servers the tests start for the production stack (PostgreSQL 15 ships with the machine), and the
+# compose checker; the benchmarks also need wrk.
 SYSTEM_TOOLS := redis-server docker-compose
 
 .PHONY: run test install system-tools benchmarks clean
@@ -27,7 +28,8 @@ $(INSTALLED): pyproject.toml
 	$(PYTHON) -m pip install --quiet -e '.[test]'
 	touch $@
 
-benchmarks: $(INSTALLED)
+benchmarks: SYSTEM_TOOLS += wrk
+benchmarks: $(INSTALLED) system-tools
 	for script in benchmarks/*.py; do $(PYTHON) $$script || exit 1; done
 
 clean:

@@ -67,7 +67,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    app.middleware("http")(health.record_request)
+    app.add_middleware(health.RequestMetrics)
     app.add_middleware(UploadLimit)
     for router in (health.router, datasets.router, jobs.router, models.router, batches.router):
         app.include_router(router)
