@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     max_image_pixels: int = 4096 * 4096
     min_images_per_class: int = 2
     min_classes: int = 2
+    orphan_upload_grace_seconds: float = Field(3600.0, ge=0)
 
     job_lease_seconds: float = Field(30.0, gt=0)
     progress_interval_seconds: float = Field(1.0, gt=0)

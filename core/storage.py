@@ -35,6 +35,7 @@ class ObjectStore(Protocol):
     def size(self, key: str) -> int: ...
     def exists(self, key: str) -> bool: ...
     def list_keys(self, prefix: str) -> Iterator[str]: ...
+    def list_children(self, prefix: str) -> Iterator[str]: ...
     def delete(self, key: str) -> None: ...
     def delete_prefix(self, prefix: str) -> None: ...
     def presigned_url(self, key: str, expires_seconds: int) -> str | None: ...
@@ -103,6 +104,11 @@ class LocalStore:
         for path in sorted(base.rglob("*")):
             if path.is_file() and not path.name.startswith(".tmp-"):
                 yield path.relative_to(self.root).as_posix()
+
+    def list_children(self, prefix: str) -> Iterator[str]:
+        base = self._path(prefix)
+        if base.is_dir():
+            yield from sorted(path.name for path in base.iterdir() if not path.name.startswith(".tmp-"))
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
@@ -189,6 +195,10 @@ class S3Store:
     def list_keys(self, prefix: str) -> Iterator[str]:
         for obj in self.client.list_objects(self.bucket, prefix=prefix, recursive=True):
             yield obj.object_name
+
+    def list_children(self, prefix: str) -> Iterator[str]:
+        for obj in self.client.list_objects(self.bucket, prefix=prefix, recursive=False):
+            yield obj.object_name[len(prefix):].rstrip("/")
 
     def delete(self, key: str) -> None:
         self.client.remove_object(self.bucket, key)

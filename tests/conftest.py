@@ -4,11 +4,13 @@ import io
 import os
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.servers import PostgresServer, RedisServer, S3Server, missing_prerequisites
 from tests.stack import Stack, wait_until
 
 TEST_KEY = "dg_test-default-workspace-key"
@@ -32,13 +34,55 @@ def embedded_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
+@dataclass
+class ProductionServers:
+    postgres: PostgresServer
+    redis: RedisServer
+    s3: S3Server
+
+    def env(self) -> dict[str, str]:
+        return dict(
+            DEFECTGEN_DATABASE_URL=self.postgres.url,
+            DEFECTGEN_BROKER_URL=self.redis.url,
+            DEFECTGEN_STORAGE_URL=f"s3://{self.s3.bucket}",
+            DEFECTGEN_S3_ENDPOINT=self.s3.endpoint,
+            DEFECTGEN_S3_ACCESS_KEY=self.s3.access_key,
+            DEFECTGEN_S3_SECRET_KEY=self.s3.secret_key,
+            DEFECTGEN_S3_REGION=self.s3.region,
+        )
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    root = tmp_path_factory.mktemp("embedded")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProductionServers]:
+    """PostgreSQL, Redis and an S3 server (standing in for MinIO), started once for the session."""
+    missing = missing_prerequisites()
+    if missing:
+        pytest.fail("the production-stack tests need: " + ", ".join(missing) + " (`make test` installs them)")
+    base = tmp_path_factory.mktemp("servers")
+    started = ProductionServers(PostgresServer(base), RedisServer(base), S3Server(base))
+    for server in (started.postgres, started.redis, started.s3):
+        server.start()
+    yield started
+    for server in (started.postgres, started.redis, started.s3):
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server(servers: ProductionServers) -> S3Server:
+    return servers.s3
+
+
+@pytest.fixture(scope="session", params=["embedded", "production"])
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The service as real processes, on the embedded default and on PostgreSQL + Redis + S3."""
+    root = tmp_path_factory.mktemp(request.param)
     logs = root / "logs"
     logs.mkdir()
     env = embedded_env(root / "data")
-    service = Stack(env=env, api_key=TEST_KEY, logs=logs)
+    production = request.getfixturevalue("servers") if request.param == "production" else None
+    if production:
+        env.update(production.env())
+    service = Stack(env=env, api_key=TEST_KEY, logs=logs, kind=request.param, servers=production)
     service.start_api()
     service.start_worker()
     _point_this_process_at(env)
@@ -52,9 +96,9 @@ def _point_this_process_at(env: dict[str, str]) -> None:
     from core.settings import get_settings
     from core.storage import get_store
 
-    for key, value in env.items():
-        if key.startswith("DEFECTGEN_"):
-            os.environ[key] = value
+    for key in [k for k in os.environ if k.startswith("DEFECTGEN_")]:
+        del os.environ[key]
+    os.environ.update({k: v for k, v in env.items() if k.startswith("DEFECTGEN_")})
     for cached in (get_settings, get_engine, get_sessionmaker, get_store):
         cached.cache_clear()
 

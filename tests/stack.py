@@ -9,6 +9,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -36,6 +37,8 @@ class Stack:
     env: dict[str, str]
     api_key: str
     logs: Path
+    kind: str = "embedded"
+    servers: Any = None  # the ProductionServers behind a production stack
     port: int = field(default_factory=free_port)
     api: subprocess.Popen | None = None
     workers: list[subprocess.Popen] = field(default_factory=list)
