@@ -95,7 +95,9 @@ def remove_orphans(session: Session, store: ObjectStore, grace_seconds: float) -
     candidates = [name for name in store.list_children("datasets/") if name.startswith("ds_")]
     old = [name for name in candidates if id_time(name) < cutoff]
     known = set(session.scalars(select(Dataset.id).where(Dataset.id.in_(old)))) if old else set()
-    orphans = [name for name in old if name not in known]
+    # Some S3 servers list a prefix whose objects are all gone, so look for an actual object.
+    orphans = [name for name in old if name not in known
+               and next(iter(store.list_keys(dataset_prefix(name))), None) is not None]
     for dataset_id in orphans:
         log.warning("removing objects of dataset %s, whose upload never committed", dataset_id)
         store.delete_prefix(dataset_prefix(dataset_id))

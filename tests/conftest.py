@@ -23,6 +23,7 @@ def embedded_env(data_dir: Path) -> dict[str, str]:
         DEFECTGEN_DATA_DIR=str(data_dir),
         DEFECTGEN_BOOTSTRAP_API_KEY=TEST_KEY,
         DEFECTGEN_JOB_LEASE_SECONDS="4",
+        DEFECTGEN_MAX_JOB_ATTEMPTS="4",
         DEFECTGEN_PROGRESS_INTERVAL_SECONDS="0.3",
         DEFECTGEN_MAX_UPLOAD_BYTES=str(8 * 1024 * 1024),
         DEFECTGEN_MAX_IMAGE_PIXELS=str(512 * 512),

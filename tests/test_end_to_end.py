@@ -5,6 +5,8 @@ import csv
 import io
 import zipfile
 
+import httpx
+
 from PIL import Image
 
 from tests.conftest import TINY_TRAIN, submit, wait_job
@@ -101,3 +103,20 @@ def test_a_job_that_raises_ends_failed_with_its_error(client, stack, trained_mod
     assert job["status"] == "failed"
     assert job["error"]["code"] == "bad_checkpoint" and model["id"] in job["error"]["message"]
     assert job["finished_at"] is not None
+
+
+def test_download_url(stack, client, trained_model):
+    job = submit(client, "generate", {"model_id": trained_model["id"], "count_per_class": 2}).json()
+    batch_id = wait_job(client, job["id"])["result"]["batch_id"]
+    response = client.get(f"/v1/batches/{batch_id}/download-url")
+    if stack.kind == "embedded":
+        assert response.status_code == 501  # a local folder cannot sign URLs
+        return
+    assert response.status_code == 200, response.text
+    signed = response.json()
+    direct = httpx.get(signed["url"])  # no API key: the signature is the credential
+    assert direct.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(direct.content)) as zf:
+        assert sorted(n for n in zf.namelist() if n.endswith(".png")) == [
+            "crazing/crazing_00000.png", "crazing/crazing_00001.png",
+            "scratches/scratches_00000.png", "scratches/scratches_00001.png"]

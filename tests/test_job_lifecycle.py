@@ -73,3 +73,12 @@ def test_worker_shutdown_hands_the_job_back(client, stack, dataset):
     job = wait_job(client, job["id"], timeout=240)
     assert job["status"] == "succeeded" and job["attempts"] == 1
     assert any(e["type"] == "resumed" for e in client.get(f"/v1/jobs/{job['id']}/events").json()["items"])
+
+
+def test_worker_parent_never_loads_torch(stack, client, trained_model):
+    """Jobs run in pool processes; the parent must not initialise CUDA, so it never even loads torch."""
+    job = submit(client, "generate", {"model_id": trained_model["id"], "count_per_class": 1}).json()
+    assert wait_job(client, job["id"])["status"] == "succeeded"
+    worker = stack.workers[-1]
+    with open(f"/proc/{worker.pid}/maps") as maps:
+        assert "libtorch" not in maps.read()
