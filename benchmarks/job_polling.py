@@ -46,9 +46,13 @@ def _ms(value: str) -> float:
 
 
 def production_env(base: Path, resources: ExitStack) -> dict[str, str]:
-    from tests.servers import production_env as make_env
+    from tests.conftest import ProductionServers
+    from tests.servers import PostgresServer, RedisServer, S3Server
 
-    return make_env(base, resources)
+    servers = ProductionServers(PostgresServer(base), RedisServer(base), S3Server(base))
+    for server in (servers.postgres, servers.redis, servers.s3):
+        resources.enter_context(server)
+    return servers.env()
 
 
 def main() -> None:
