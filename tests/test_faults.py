@@ -120,8 +120,11 @@ def _upload_in_background(client: httpx.Client, **request: object) -> tuple[thre
     return thread, outcome
 
 
-def _restart_api_and_check(prod: Stack, thread: threading.Thread, outcome: dict, before: tuple) -> None:
+def _restart_api_and_check(prod: Stack, thread: threading.Thread, outcome: dict, before: tuple,
+                           killed: threading.Event | None = None) -> None:
     prod.kill(prod.api)
+    if killed:
+        killed.set()
     thread.join(60)
     assert "error" in outcome, f"a killed upload must not be answered, got {outcome.get('response')}"
     prod.env["DEFECTGEN_ORPHAN_UPLOAD_GRACE_SECONDS"] = "0"  # nothing else is uploading in this test
@@ -132,7 +135,7 @@ def _restart_api_and_check(prod: Stack, thread: threading.Thread, outcome: dict,
 def test_api_killed_while_the_upload_streams_in(prod, client):
     before = _stored_datasets()
     boundary = "defectgen-test-boundary"
-    sent = threading.Event()
+    sent, killed = threading.Event(), threading.Event()
 
     def slow_body():  # type: ignore[no-untyped-def]
         yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"s.zip\"\r\n"
@@ -140,13 +143,13 @@ def test_api_killed_while_the_upload_streams_in(prod, client):
         data = sample_zip()
         yield data[: len(data) // 2]
         sent.set()
-        time.sleep(30)  # the API dies meanwhile
+        killed.wait(30)  # the API dies meanwhile
         yield data[len(data) // 2:] + f"\r\n--{boundary}--\r\n".encode()
 
     thread, outcome = _upload_in_background(
         client, content=slow_body(), headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
     assert sent.wait(30)
-    _restart_api_and_check(prod, thread, outcome, before)
+    _restart_api_and_check(prod, thread, outcome, before, killed)
 
 
 def test_api_killed_while_the_dataset_is_being_stored(prod, client):
