@@ -57,7 +57,8 @@ class UploadLimit:
 
 
 async def _too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
-    response = errors.problem_response(413, "Content Too Large", f"the upload is larger than the limit of {limit} bytes")
+    detail = f"the upload is larger than the limit of {limit} bytes"
+    response = errors.problem_response(413, "Content Too Large", detail)
     await response(scope, receive, send)
 
 

@@ -1,16 +1,29 @@
-"""Keyset pagination over time-ordered ids, newest first (or oldest first for event logs)."""
+"""Reading a workspace's own rows: one by id (404 for anyone else's) or a page, newest first."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
+from api.errors import not_found
 
-def page(session: Session, stmt: Select, id_column: Any, limit: int, cursor: str | None) -> tuple[list, str | None]:
+Row = TypeVar("Row")
+
+
+def owned(session: Session, table: type[Row], workspace: str, id_: str, what: str) -> Row:
+    row = session.get(table, id_)
+    if row is None or row.workspace_id != workspace:  # type: ignore[attr-defined]
+        raise not_found(what, id_)
+    return row
+
+
+def page(session: Session, table: Any, workspace: str, limit: int, cursor: str | None,
+         *where: ColumnElement[bool]) -> dict[str, Any]:
+    """Keyset pagination over time-ordered ids."""
+    stmt = select(table).where(table.workspace_id == workspace, *where)
     if cursor:
-        stmt = stmt.where(id_column < cursor)
-    rows = list(session.scalars(stmt.order_by(id_column.desc()).limit(limit + 1)))
-    if len(rows) > limit:
-        return rows[:limit], str(getattr(rows[limit - 1], id_column.key))
-    return rows, None
+        stmt = stmt.where(table.id < cursor)
+    rows = list(session.scalars(stmt.order_by(table.id.desc()).limit(limit + 1)))
+    next_cursor = rows[limit - 1].id if len(rows) > limit else None
+    return {"items": rows[:limit], "next_cursor": next_cursor}

@@ -73,7 +73,8 @@ def main() -> None:
     print(f"{mib} MiB object, best of {args.repeats}, SeaweedFS S3 on loopback")
     for name, (raw_s, ours_s) in results.items():
         ratio = raw_s / ours_s
-        print(f"{name:8} raw minio SDK (reference) {mib / raw_s:7.1f} MiB/s   defectgen S3Store {mib / ours_s:7.1f} MiB/s"
+        print(f"{name:8} raw minio SDK (reference) {mib / raw_s:7.1f} MiB/s   "
+              f"defectgen S3Store {mib / ours_s:7.1f} MiB/s"
               f"   ratio {ratio:.2f} (target >= {TARGET}) -> {'OK' if ratio >= TARGET else 'UNDER'}")
 
 

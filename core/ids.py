@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def new_id(prefix: str) -> str:
@@ -13,4 +13,4 @@ def new_id(prefix: str) -> str:
 def id_time(id_: str) -> datetime:
     """When an id from new_id was made."""
     micros = int(id_.split("_", 1)[1][:14], 16)
-    return datetime.fromtimestamp(micros / 1e6, timezone.utc)
+    return datetime.fromtimestamp(micros / 1e6, UTC)

@@ -20,6 +20,12 @@ FINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
 ACTIVE = frozenset({QUEUED, RUNNING})
 
 
+def active_users(session: Session, workspace_id: str, resource_id: str, params: tuple[str, ...]) -> list[str]:
+    """Ids of queued or running jobs whose parameters `params` name `resource_id`."""
+    active = session.scalars(select(Job).where(Job.workspace_id == workspace_id, Job.status.in_(ACTIVE)))
+    return [job.id for job in active if any(job.params.get(name) == resource_id for name in params)]
+
+
 def add_event(session: Session, job_id: str, type_: str, data: dict[str, Any], step: int | None = None) -> None:
     session.add(JobEvent(job_id=job_id, type=type_, step=step, data=data))
 
@@ -128,7 +134,8 @@ def recover_expired(session: Session, max_attempts: int, now: datetime | None = 
     """
     now = now or utcnow()
     expired = session.execute(
-        select(Job.id, Job.kind, Job.attempts, Job.cancel_requested).where(Job.status == RUNNING, Job.lease_expires_at < now)
+        select(Job.id, Job.kind, Job.attempts, Job.cancel_requested)
+        .where(Job.status == RUNNING, Job.lease_expires_at < now)
     ).all()
     requeued = []
     for job_id, kind, attempts, cancel_requested in expired:

@@ -89,7 +89,8 @@ BAD_UPLOADS = {
 def _stored_state(stack) -> tuple[int, int, list[str]]:  # type: ignore[no-untyped-def]
     from core.db import session_scope
     from core.storage import get_store
-    from core.tables import Dataset, Image as ImageRow
+    from core.tables import Dataset
+    from core.tables import Image as ImageRow
 
     with session_scope() as session:
         datasets = session.scalar(select(func.count()).select_from(Dataset))

@@ -6,7 +6,6 @@ import io
 import zipfile
 
 import httpx
-
 from PIL import Image
 
 from tests.conftest import TINY_TRAIN, submit, wait_job

@@ -1,10 +1,10 @@
 """The migrations create exactly the tables the code declares, and downgrade cleanly, on both databases."""
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from core.migrate import alembic_config

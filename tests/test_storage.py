@@ -62,7 +62,7 @@ def test_overwrite_is_atomic_for_readers(store, request):
         def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
             raise OSError("the writer died half-way")
 
-    with pytest.raises(Exception):
+    with pytest.raises(OSError):
         store.put_stream(key, Failing())
     assert store.get_bytes(key) == b"A" * 1000
 

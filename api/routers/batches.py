@@ -4,12 +4,11 @@ from datetime import timedelta
 
 from fastapi import APIRouter, status
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import CursorQuery, LimitQuery, SessionDep, SettingsDep, StoreDep, WorkspaceDep
-from api.errors import Problem, not_found
-from api.pagination import page
+from api.errors import Problem
+from api.pagination import owned, page
 from api.schemas.common import Page
 from api.schemas.resources import BatchOut, DownloadUrl
 from core.batches import batch_zip
@@ -21,17 +20,13 @@ router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
 
 def get_batch(session: Session, workspace: str, batch_id: str) -> Batch:
-    batch = session.get(Batch, batch_id)
-    if batch is None or batch.workspace_id != workspace:
-        raise not_found("batch", batch_id)
-    return batch
+    return owned(session, Batch, workspace, batch_id, "batch")
 
 
 @router.get("", response_model=Page[BatchOut])
 def list_batches(workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 50,
                  cursor: CursorQuery = None) -> dict:
-    items, next_cursor = page(session, select(Batch).where(Batch.workspace_id == workspace), Batch.id, limit, cursor)
-    return {"items": items, "next_cursor": next_cursor}
+    return page(session, Batch, workspace, limit, cursor)
 
 
 @router.get("/{batch_id}", response_model=BatchOut)

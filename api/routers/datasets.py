@@ -6,20 +6,19 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import CursorQuery, LimitQuery, SessionDep, SettingsDep, StoreDep, WorkspaceDep
-from api.errors import Problem, not_found
-from api.pagination import page
+from api.errors import Problem
+from api.pagination import owned, page
 from api.schemas.common import Page
 from api.schemas.resources import DatasetOut
 from core.datasets import save_dataset
 from core.ingest import IngestError, IngestLimits, ingest_archive
-from core.jobs import ACTIVE
+from core.jobs import active_users
 from core.objects import dataset_prefix, preview_key
 from core.settings import Settings
-from core.tables import Dataset, Job
+from core.tables import Dataset
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 PROBLEM_RESPONSES = {code: {"description": "problem+json"} for code in (400, 413, 415, 422)}
@@ -36,10 +35,7 @@ def _limits(settings: Settings) -> IngestLimits:
 
 
 def get_dataset(session: Session, workspace: str, dataset_id: str) -> Dataset:
-    dataset = session.get(Dataset, dataset_id)
-    if dataset is None or dataset.workspace_id != workspace:
-        raise not_found("dataset", dataset_id)
-    return dataset
+    return owned(session, Dataset, workspace, dataset_id, "dataset")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=DatasetOut, responses=PROBLEM_RESPONSES)
@@ -73,9 +69,7 @@ def _spill(file: UploadFile, workdir: Path) -> Path:
 @router.get("", response_model=Page[DatasetOut])
 def list_datasets(workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 50,
                   cursor: CursorQuery = None) -> dict:
-    items, next_cursor = page(session, select(Dataset).where(Dataset.workspace_id == workspace), Dataset.id,
-                              limit, cursor)
-    return {"items": items, "next_cursor": next_cursor}
+    return page(session, Dataset, workspace, limit, cursor)
 
 
 @router.get("/{dataset_id}", response_model=DatasetOut)
@@ -93,8 +87,7 @@ def dataset_preview(dataset_id: str, workspace: WorkspaceDep, session: SessionDe
 @router.delete("/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_dataset(dataset_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> None:
     dataset = get_dataset(session, workspace, dataset_id)
-    active = session.scalars(select(Job).where(Job.workspace_id == workspace, Job.status.in_(ACTIVE)))
-    users = [job.id for job in active if job.params.get("dataset_id") == dataset_id]
+    users = active_users(session, workspace, dataset_id, ("dataset_id",))
     if users:
         raise Problem(409, f"dataset {dataset_id!r} is used by active jobs: {', '.join(users)}")
     session.delete(dataset)

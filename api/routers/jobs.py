@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import CursorQuery, LimitQuery, SessionDep, StoreDep, WorkspaceDep
 from api.errors import Problem, invalid, not_found
-from api.pagination import page
+from api.pagination import owned, page
 from api.routers.datasets import get_dataset
 from api.routers.models import get_model
 from api.schemas.common import Page
@@ -29,10 +29,7 @@ JobStatus = Annotated[str | None, Query(pattern="^(" + "|".join(jobs.STATUSES) +
 
 
 def get_job(session: Session, workspace: str, job_id: str) -> Job:
-    job = session.get(Job, job_id)
-    if job is None or job.workspace_id != workspace:
-        raise not_found("job", job_id)
-    return job
+    return owned(session, Job, workspace, job_id, "job")
 
 
 def _check_train(session: Session, workspace: str, params: TrainParams) -> dict:
@@ -122,13 +119,8 @@ def create_job(
 @router.get("", response_model=Page[JobOut])
 def list_jobs(workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 50, cursor: CursorQuery = None,
               status: JobStatus = None, kind: str | None = None) -> dict:
-    stmt = select(Job).where(Job.workspace_id == workspace)
-    if status:
-        stmt = stmt.where(Job.status == status)
-    if kind:
-        stmt = stmt.where(Job.kind == kind)
-    items, next_cursor = page(session, stmt, Job.id, limit, cursor)
-    return {"items": items, "next_cursor": next_cursor}
+    filters = [column == value for column, value in ((Job.status, status), (Job.kind, kind)) if value]
+    return page(session, Job, workspace, limit, cursor, *filters)
 
 
 @router.get("/{job_id}", response_model=JobOut)

@@ -6,18 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, UploadFile, status
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import CursorQuery, LimitQuery, SessionDep, StoreDep, WorkspaceDep
-from api.errors import Problem, not_found
-from api.pagination import page
+from api.errors import Problem
+from api.pagination import owned, page
 from api.schemas.common import Page
 from api.schemas.resources import ModelOut
 from core.ids import new_id
-from core.jobs import ACTIVE
+from core.jobs import active_users
 from core.objects import model_key
-from core.tables import Job, Model
+from core.tables import Model
 from models.checkpoint import CheckpointError
 from models.generation import checkpoint_info
 
@@ -25,17 +24,13 @@ router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
 def get_model(session: Session, workspace: str, model_id: str) -> Model:
-    model = session.get(Model, model_id)
-    if model is None or model.workspace_id != workspace:
-        raise not_found("model", model_id)
-    return model
+    return owned(session, Model, workspace, model_id, "model")
 
 
 @router.get("", response_model=Page[ModelOut])
 def list_models(workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 50,
                 cursor: CursorQuery = None) -> dict:
-    items, next_cursor = page(session, select(Model).where(Model.workspace_id == workspace), Model.id, limit, cursor)
-    return {"items": items, "next_cursor": next_cursor}
+    return page(session, Model, workspace, limit, cursor)
 
 
 @router.get("/{model_id}", response_model=ModelOut)
@@ -46,8 +41,7 @@ def read_model(model_id: str, workspace: WorkspaceDep, session: SessionDep) -> M
 @router.delete("/{model_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_model(model_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> None:
     model = get_model(session, workspace, model_id)
-    active = session.scalars(select(Job).where(Job.workspace_id == workspace, Job.status.in_(ACTIVE)))
-    users = [job.id for job in active if model_id in (job.params.get("model_id"), job.params.get("base_model_id"))]
+    users = active_users(session, workspace, model_id, ("model_id", "base_model_id"))
     if users:
         raise Problem(409, f"model {model_id!r} is used by active jobs: {', '.join(users)}")
     session.delete(model)
@@ -83,7 +77,7 @@ def _is_safetensors(blob: bytes) -> bool:
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ModelOut,
              responses={code: {"description": "problem+json"} for code in (415, 422)})
 def import_model(workspace: WorkspaceDep, session: SessionDep, store: StoreDep,
-                 file: Annotated[UploadFile, File(description="a defectgen checkpoint in safetensors format")]) -> Model:
+                 file: Annotated[UploadFile, File(description="a defectgen checkpoint (safetensors)")]) -> Model:
     blob = file.file.read()
     if not _is_safetensors(blob):
         raise Problem(415, "only safetensors checkpoints are accepted: pickled formats (.pt, .pth, .ckpt) "

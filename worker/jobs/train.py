@@ -20,7 +20,8 @@ from worker.jobs.common import load_row, torch_device
 from worker.runner import JobContext, JobFailed, JobStopped, Outcome
 
 
-def load_dataset(store: ObjectStore, dataset: Dataset, resolution: int, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+def load_dataset(store: ObjectStore, dataset: Dataset, resolution: int,
+                 channels: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Decode every image once into a uint8 tensor; training then never touches PIL."""
     with session_scope() as session:
         rows = session.execute(
