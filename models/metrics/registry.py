@@ -1,0 +1,88 @@
+"""Metric registry; importing this module registers every metric in models/metrics/builtin/.
+
+A metric declares what it needs (``needs``: real features, fake features, fake logits), whether it is also
+computed for each class of a conditional model (``per_class``) and its options with their defaults, and
+returns a dict of JSON-able values: its numbers, flags (e.g. ``rank_deficient``, ``insufficient_samples``)
+and the sample counts that produced them.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+
+from models.metrics.errors import MetricsError
+from models.metrics.features import FeatureSet
+
+REAL = "real"  # real FeatureSet
+FAKE = "fake"  # generated FeatureSet
+FAKE_LOGITS = "fake_logits"  # Inception logits of the generated images
+NEEDS = frozenset({REAL, FAKE, FAKE_LOGITS})
+
+
+@dataclass
+class MetricInputs:
+    real: FeatureSet | None = None
+    fake: FeatureSet | None = None
+    fake_logits: torch.Tensor | None = None  # float64 [N, 1008]
+    # Shared by the metrics of one evaluation on these inputs (e.g. precision and recall share their k-NN work).
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+class Metric(ABC):
+    name: ClassVar[str]
+    needs: ClassVar[frozenset[str]]
+    per_class: ClassVar[bool] = False
+    defaults: ClassVar[Mapping[str, Any]] = {}
+
+    @abstractmethod
+    def compute(self, inputs: MetricInputs, **options: Any) -> dict[str, Any]: ...
+
+    def resolve_options(self, options: Mapping[str, Any] | None) -> dict[str, Any]:
+        options = dict(options or {})
+        unknown = sorted(set(options) - set(self.defaults))
+        if unknown:
+            raise MetricsError(f"unknown options for {self.name!r}: {unknown}; known: {sorted(self.defaults)}")
+        resolved = {**self.defaults, **options}
+        self.check_options(resolved)
+        return resolved
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        """Raise MetricsError for unusable option values (before any feature is extracted)."""
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise MetricsError(message)
+
+
+_REGISTRY: dict[str, Metric] = {}
+
+
+def register(cls: type[Metric]) -> type[Metric]:
+    if not cls.needs <= NEEDS:
+        raise ValueError(f"metric {cls.name!r} needs unknown inputs {sorted(cls.needs - NEEDS)}")
+    existing = _REGISTRY.get(cls.name)
+    # Same qualified name is allowed so that reloading a module does not fail.
+    if existing is not None and (type(existing).__module__, type(existing).__qualname__) != (
+            cls.__module__, cls.__qualname__):
+        raise ValueError(f"metric {cls.name!r} is already registered by {type(existing).__qualname__}")
+    _REGISTRY[cls.name] = cls()
+    return cls
+
+
+def get_metric(name: str) -> Metric:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown metric {name!r}; known: {metric_names()}") from None
+
+
+def metric_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+import models.metrics.builtin  # noqa: E402,F401  (must follow register(): the modules use it)
