@@ -9,7 +9,7 @@ from fastapi import FastAPI, HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors, health
-from api.routers import batches, datasets, jobs, models
+from api.routers import backbones, batches, datasets, jobs, models
 from core.datasets import remove_orphans
 from core.db import session_scope
 from core.keys import add_key
@@ -72,7 +72,7 @@ def create_app() -> FastAPI:
     errors.install(app)
     app.add_middleware(health.RequestMetrics)
     app.add_middleware(UploadLimit)
-    for router in (health.router, datasets.router, jobs.router, models.router, batches.router):
+    for router in (health.router, datasets.router, jobs.router, models.router, batches.router, backbones.router):
         app.include_router(router)
     return app
 

@@ -123,6 +123,27 @@ def keys_create(workspace: str) -> None:
     click.echo(key)
 
 
+@cli.group()
+def weights() -> None:
+    """Manage the Inception weights that FID, KID and IS are defined on."""
+
+
+@weights.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Import a file that is not the 2015-12-05 FID weights.")
+def weights_import(path: Path, force: bool) -> None:
+    """Check PATH (pt_inception-2015-12-05-6726825d.pth) and keep it in the object store."""
+    from core.storage import get_store
+    from core.weights import WeightsError, import_inception
+
+    try:
+        meta = import_inception(get_store(), path, force=force)
+    except WeightsError as exc:
+        raise click.ClickException(str(exc)) from None
+    note = "" if meta["official"] else " (not the official FID weights: scores are not comparable with published ones)"
+    click.echo(f"imported {path.name}, sha256 {meta['sha256']}{note}")
+
+
 @cli.command("sample-data")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--per-class", default=50, show_default=True, type=int)

@@ -30,6 +30,13 @@ def add_event(session: Session, job_id: str, type_: str, data: dict[str, Any], s
     session.add(JobEvent(job_id=job_id, type=type_, step=step, data=data))
 
 
+def latest_event(session: Session, job_id: str, type_: str, step: int) -> JobEvent:
+    return session.scalars(
+        select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.type == type_, JobEvent.step == step)
+        .order_by(JobEvent.id.desc()).limit(1)
+    ).one()
+
+
 def claim(session: Session, job_id: str, owner: str, lease_seconds: float) -> Job | None:
     """Take a queued job for `owner`. None when another worker has it or it is no longer queued."""
     now = utcnow()

@@ -44,3 +44,16 @@ def batch_manifest_key(batch_id: str) -> str:
 
 def batch_zip_key(batch_id: str) -> str:
     return f"{batch_prefix(batch_id)}batch.zip"
+
+
+def backbone_key(backbone_id: str) -> str:
+    return f"backbones/{backbone_id}/module.pt"
+
+
+def best_checkpoint_key(job_id: str) -> str:
+    return f"{job_prefix(job_id)}best.safetensors"
+
+
+def feature_stats_key(dataset_sha256: str, backbone_fingerprint: str, resolution: int, channels: int) -> str:
+    """Real-data statistics depend only on the images, the backbone and the size they are compared at."""
+    return f"stats/{dataset_sha256}/{backbone_fingerprint}/{resolution}x{channels}.safetensors"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     max_job_hours: float = Field(48.0, gt=0)
     presigned_url_seconds: int = 3600
     torch_threads: int = 0
+    inception_weights_path: Path | None = None
+
+    @field_validator("inception_weights_path", "bootstrap_api_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _embedded_defaults(self) -> Settings:

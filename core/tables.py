@@ -138,3 +138,18 @@ class Batch(Base):
     image_format: Mapped[str] = mapped_column(String(8), default="png")
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Backbone(Base):
+    """A workspace's own feature extractor for metrics: a TorchScript module, which runs no arbitrary Python."""
+
+    __tablename__ = "backbones"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    feature_dim: Mapped[int] = mapped_column(Integer)
+    in_channels: Mapped[int] = mapped_column(Integer)
+    object_key: Mapped[str] = mapped_column(String(600))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -26,6 +26,9 @@ class TrainCallbacks:
     should_stop: Callable[[], bool]  # checked before every step
     save_checkpoint: Callable[[int, bytes], None]  # every checkpoint_every steps and at the end
     save_sample: Callable[[int, bytes], None]  # PNG sample grid, every sample_every steps and at the end
+    # With the checkpoint of every eval_every-th step and of the last; None turns evaluation off.
+    evaluate: Callable[[int, bytes], None] | None = None
+    eval_every: int = 0
 
 
 @dataclass
@@ -93,11 +96,16 @@ def train_gan(config: GanConfig, images: torch.Tensor, labels: torch.Tensor, cal
         if step % config.checkpoint_every == 0:
             saved = (step, make_checkpoint(config, step, trainer, loop_rng))
             callbacks.save_checkpoint(*saved)
+        if callbacks.evaluate and callbacks.eval_every and step % callbacks.eval_every == 0 and step < config.steps:
+            callbacks.evaluate(step, saved[1] if saved and saved[0] == step
+                               else make_checkpoint(config, step, trainer, loop_rng))
     if last_sample != step:
         callbacks.save_sample(step, sample_grid.png())
     if saved is None or saved[0] != step:
         saved = (step, make_checkpoint(config, step, trainer, loop_rng))
         callbacks.save_checkpoint(*saved)
+    if callbacks.evaluate and callbacks.eval_every:
+        callbacks.evaluate(step, saved[1])
     return TrainResult(step, False, saved[1])
 
 

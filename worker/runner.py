@@ -86,6 +86,11 @@ class JobContext:
         with session_scope() as session:
             jobs.add_event(session, self.job_id, type_, data, step)
 
+    def event_data(self, type_: str, step: int) -> dict[str, Any]:
+        """The data of this job's latest event of a type at a step."""
+        with session_scope() as session:
+            return jobs.latest_event(session, self.job_id, type_, step).data
+
 
 Handler = Callable[[JobContext], Outcome]
 

@@ -19,3 +19,10 @@ def generate(job_id: str) -> None:
     from worker.jobs.generate import run_generate
 
     run_job(job_id, run_generate)
+
+
+@app.task(name=task_name("evaluate"))
+def evaluate(job_id: str) -> None:
+    from worker.jobs.evaluate import run_evaluate
+
+    run_job(job_id, run_evaluate)

@@ -12,16 +12,26 @@ from sqlalchemy.orm import Session
 
 from api.deps import CursorQuery, LimitQuery, SessionDep, StoreDep, WorkspaceDep
 from api.errors import Problem, invalid, not_found
-from api.pagination import owned, page
-from api.routers.datasets import get_dataset
-from api.routers.models import get_model
+from api.pagination import Row, owned, page
 from api.schemas.common import Page
-from api.schemas.jobs import GenerateParams, JobCreate, JobEventOut, JobOut, SampleOut, TrainParams
+from api.schemas.jobs import (
+    INCEPTION,
+    EvaluateParams,
+    GenerateParams,
+    JobCreate,
+    JobEventOut,
+    JobOut,
+    SampleOut,
+    TrainParams,
+)
 from core import jobs
 from core.ids import new_id
 from core.objects import sample_key
 from core.queue import enqueue
-from core.tables import Job, JobEvent, utcnow
+from core.settings import get_settings
+from core.storage import get_store
+from core.tables import Backbone, Dataset, Job, JobEvent, Model, utcnow
+from core.weights import IMPORT_HINT, inception_available
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -32,38 +42,65 @@ def get_job(session: Session, workspace: str, job_id: str) -> Job:
     return owned(session, Job, workspace, job_id, "job")
 
 
-def _check_train(session: Session, workspace: str, params: TrainParams) -> dict:
-    loc = ["body", "params"]
+NOUNS = {Dataset: "dataset", Model: "model", Backbone: "backbone"}
+
+
+def _named(session: Session, table: type[Row], workspace: str, id_: str, field: str) -> Row:
+    """A row that a job's parameters name: unknown, or another workspace's, is a 422 on that field."""
     try:
-        dataset = get_dataset(session, workspace, params.dataset_id)
+        return owned(session, table, workspace, id_, NOUNS[table])
     except Problem as exc:
-        raise invalid([*loc, "dataset_id"], exc.detail) from None
+        raise invalid(["body", "params", field], exc.detail) from None
+
+
+def _check_backbone(session: Session, workspace: str, ref: str, channels: int, field: str) -> None:
+    if ref == INCEPTION:
+        if not inception_available(get_settings(), get_store()):
+            raise invalid(["body", "params", field], IMPORT_HINT)
+        return
+    backbone = _named(session, Backbone, workspace, ref, field)
+    if backbone.in_channels < channels:
+        raise invalid(["body", "params", field],
+                      f"backbone {ref} takes {backbone.in_channels}-channel images, these have {channels}")
+
+
+def _check_train(session: Session, workspace: str, params: TrainParams) -> dict:
+    dataset = _named(session, Dataset, workspace, params.dataset_id, "dataset_id")
     resolved = params.model_dump()
     resolved["channels"] = params.channels or (1 if dataset.image_mode == "L" else 3)
     if params.base_model_id:
-        try:
-            base = get_model(session, workspace, params.base_model_id)
-        except Problem as exc:
-            raise invalid([*loc, "base_model_id"], exc.detail) from None
+        base = _named(session, Model, workspace, params.base_model_id, "base_model_id")
         classes = [c["name"] for c in dataset.classes]
         mine = (params.architecture, params.resolution, resolved["channels"], classes)
         theirs = (base.architecture, base.resolution, base.channels, base.classes)
         if mine != theirs:
-            raise invalid([*loc, "base_model_id"],
+            raise invalid(["body", "params", "base_model_id"],
                           f"cannot fine-tune {base.architecture} {base.resolution}px {base.channels}ch "
                           f"classes {base.classes} into {mine[0]} {mine[1]}px {mine[2]}ch classes {classes}")
+    if params.eval_every:
+        _check_backbone(session, workspace, params.eval_backbone, resolved["channels"], "eval_backbone")
     return resolved
 
 
 def _check_generate(session: Session, workspace: str, params: GenerateParams) -> dict:
-    try:
-        model = get_model(session, workspace, params.model_id)
-    except Problem as exc:
-        raise invalid(["body", "params", "model_id"], exc.detail) from None
+    model = _named(session, Model, workspace, params.model_id, "model_id")
     unknown = sorted(set(params.counts or ()) - set(model.classes))
     if unknown:
         raise invalid(["body", "params", "counts"], f"classes {unknown} are not among the model's {model.classes}")
     return params.model_dump()
+
+
+def _check_evaluate(session: Session, workspace: str, params: EvaluateParams) -> dict:
+    model = _named(session, Model, workspace, params.model_id, "model_id")
+    dataset = _named(session, Dataset, workspace, params.dataset_id, "dataset_id")
+    missing = sorted(set(model.classes) - {c["name"] for c in dataset.classes})
+    if missing:
+        raise invalid(["body", "params", "dataset_id"], f"the dataset lacks the model's classes {missing}")
+    _check_backbone(session, workspace, params.backbone, model.channels, "backbone")
+    return params.model_dump()
+
+
+CHECKS = {"train": _check_train, "generate": _check_generate, "evaluate": _check_evaluate}
 
 
 def _request_hash(body: JobCreate) -> str:
@@ -94,8 +131,7 @@ def create_job(
     request_hash = _request_hash(body)
     if idempotency_key and (earlier := _replay(session, workspace, idempotency_key, request_hash)):
         return earlier
-    check = _check_train if body.kind == "train" else _check_generate
-    params = check(session, workspace, body.params)  # type: ignore[arg-type]
+    params = CHECKS[body.kind](session, workspace, body.params)  # type: ignore[operator]
     job = Job(id=new_id("job"), workspace_id=workspace, kind=body.kind, status=jobs.QUEUED, params=params,
               progress={}, metrics={}, idempotency_key=idempotency_key, request_hash=request_hash)
     session.add(job)

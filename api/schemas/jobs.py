@@ -7,7 +7,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.schemas.common import Out
+from models.metrics.registry import metric_names
 from models.registry import architecture_names, get_architecture
+
+INCEPTION = "inception"
+BackboneRef = Annotated[str, Field(description='"inception" (needs the imported FID weights) or a backbone id')]
 
 
 class Params(BaseModel):
@@ -30,6 +34,10 @@ class TrainParams(Params):
     beta2: float = Field(0.999, ge=0, lt=1)
     sample_every: int = Field(200, ge=1)
     checkpoint_every: int = Field(200, ge=1)
+    eval_every: int | None = Field(None, ge=1, description="Evaluate every N steps; the model is the best one.")
+    eval_metric: Literal["kid", "fid"] = "kid"
+    eval_samples: int = Field(500, ge=2, le=50_000, description="Generated images per evaluation.")
+    eval_backbone: BackboneRef = INCEPTION
 
     @field_validator("architecture")
     @classmethod
@@ -62,6 +70,30 @@ class GenerateParams(Params):
         return self
 
 
+class EvaluateParams(Params):
+    model_id: str
+    dataset_id: str
+    metrics: list[str] = Field(default_factory=lambda: ["fid", "kid"], min_length=1)
+    num_samples: int = Field(1000, ge=2, le=50_000, description="Generated images, spread over the classes "
+                                                                "like the dataset's images.")
+    backbone: BackboneRef = INCEPTION
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(metric_names()))
+        if unknown:
+            raise ValueError(f"unknown metrics {unknown}; known: {', '.join(metric_names())}")
+        return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _is_needs_inception(self) -> EvaluateParams:
+        if "is" in self.metrics and self.backbone != INCEPTION:
+            raise ValueError("the Inception Score needs the Inception backbone's class logits")
+        return self
+
+
 class TrainJobCreate(BaseModel):
     kind: Literal["train"]
     params: TrainParams
@@ -72,7 +104,12 @@ class GenerateJobCreate(BaseModel):
     params: GenerateParams
 
 
-JobCreate = Annotated[TrainJobCreate | GenerateJobCreate, Field(discriminator="kind")]
+class EvaluateJobCreate(BaseModel):
+    kind: Literal["evaluate"]
+    params: EvaluateParams
+
+
+JobCreate = Annotated[TrainJobCreate | GenerateJobCreate | EvaluateJobCreate, Field(discriminator="kind")]
 
 
 class Progress(BaseModel):

@@ -47,3 +47,13 @@ class BatchOut(Out):
 class DownloadUrl(Out):
     url: str
     expires_at: datetime
+
+
+class BackboneOut(Out):
+    id: str
+    name: str
+    fingerprint: str
+    feature_dim: int
+    in_channels: int
+    size_bytes: int
+    created_at: datetime

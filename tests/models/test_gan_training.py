@@ -157,3 +157,18 @@ def test_init_weights_from_rejects_mismatched_networks():
 def test_bad_training_data_is_rejected(images, labels):
     with pytest.raises(ValueError):
         train_gan(make_config(), images, labels, Recorder().callbacks())
+
+
+def test_evaluate_gets_the_checkpoint_of_every_eval_step_and_the_last():
+    config = make_config(steps=7)
+    images, labels = make_data()
+    evaluated: dict[int, bytes] = {}
+    plain = train_gan(config, images, labels, Recorder().callbacks())
+    callbacks = Recorder().callbacks()
+    callbacks.evaluate, callbacks.eval_every = evaluated.__setitem__, 3
+    result = train_gan(config, images, labels, callbacks)
+    assert sorted(evaluated) == [3, 6, 7]
+    assert unpack_state(evaluated[7])["step"] == 7 and evaluated[7] == result.checkpoint
+    assert weights(result.checkpoint).keys() == weights(plain.checkpoint).keys()
+    assert all(torch.equal(weights(result.checkpoint)[k], weights(plain.checkpoint)[k])
+               for k in weights(plain.checkpoint))  # evaluating does not change the training trajectory

@@ -1,12 +1,19 @@
 """What every job needs before it touches a model: torch configured, rows loaded from the database."""
 from __future__ import annotations
 
+import io
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import torch
+from PIL import Image as PILImage
+from sqlalchemy import select
 
 from core.db import session_scope
 from core.settings import Settings
+from core.storage import ObjectStore
+from core.tables import Dataset, Image
+from models.data import images_to_tensor
 from worker.runner import JobContext, JobFailed
 
 Row = TypeVar("Row")
@@ -26,3 +33,23 @@ def load_row(ctx: JobContext, table: type[Row], row_id: str, what: str) -> Row:
             raise JobFailed(f"{what}_missing", f"{what} {row_id!r} no longer exists")
         session.expunge(row)
     return row
+
+
+def load_dataset(store: ObjectStore, dataset: Dataset, resolution: int,
+                 channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decode every image once into a uint8 tensor; training then never touches PIL."""
+    with session_scope() as session:
+        rows = session.execute(
+            select(Image.class_name, Image.object_key).where(Image.dataset_id == dataset.id).order_by(Image.id)
+        ).all()
+    index = {c["name"]: i for i, c in enumerate(dataset.classes)}
+
+    def decode(key: str) -> PILImage.Image:
+        image = PILImage.open(io.BytesIO(store.get_bytes(key)))
+        image.load()
+        return image
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        images = list(pool.map(decode, (key for _, key in rows)))
+    labels = torch.tensor([index[name] for name, _ in rows], dtype=torch.long)
+    return images_to_tensor(images, resolution, channels), labels

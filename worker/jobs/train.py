@@ -1,43 +1,47 @@
-"""The train job: dataset from storage -> models.training.train_gan -> a registered model."""
+"""The train job: dataset from storage -> models.training.train_gan -> a registered model.
+
+With `eval_every`, the generator is measured every so many steps and the model registered is the best
+checkpoint by `eval_metric`, not the last: GANs on a few hundred images overfit.
+"""
 from __future__ import annotations
 
-import io
-from concurrent.futures import ThreadPoolExecutor
-
-import torch
-from PIL import Image as PILImage
-from sqlalchemy import select
-
-from core.db import session_scope
-from core.objects import checkpoint_key, model_key, sample_key
-from core.storage import ObjectStore
-from core.tables import Dataset, Image, Model
-from models.checkpoint import CheckpointError
+from core.objects import best_checkpoint_key, checkpoint_key, model_key, sample_key
+from core.tables import Dataset, Model
+from models.checkpoint import CheckpointError, read_checkpoint
 from models.config import GanConfig
-from models.data import images_to_tensor
+from models.generation import load_sampler
 from models.training import TrainCallbacks, train_gan
-from worker.jobs.common import load_row, torch_device
+from worker.jobs.common import load_dataset, load_row, torch_device
+from worker.jobs.evaluation import Evaluator
 from worker.runner import JobContext, JobFailed, JobStopped, Outcome
 
 
-def load_dataset(store: ObjectStore, dataset: Dataset, resolution: int,
-                 channels: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Decode every image once into a uint8 tensor; training then never touches PIL."""
-    with session_scope() as session:
-        rows = session.execute(
-            select(Image.class_name, Image.object_key).where(Image.dataset_id == dataset.id).order_by(Image.id)
-        ).all()
-    index = {c["name"]: i for i, c in enumerate(dataset.classes)}
+class BestCheckpoint:
+    """Measures checkpoints and keeps the best one (lowest FID or KID) in the store; survives resumes."""
 
-    def decode(key: str) -> PILImage.Image:
-        image = PILImage.open(io.BytesIO(store.get_bytes(key)))
-        image.load()
-        return image
+    def __init__(self, ctx: JobContext, evaluator: Evaluator, device: str) -> None:
+        self.ctx, self.evaluator, self.device = ctx, evaluator, device
+        self.metric = ctx.params["eval_metric"]
+        self.key = best_checkpoint_key(ctx.job_id)
+        self.best: tuple[float, int] | None = None
+        if ctx.store.exists(self.key):  # resumed: the stored best carries its own step
+            step = read_checkpoint(ctx.store.get_bytes(self.key)).step
+            self.best = (ctx.event_data("eval", step)["value"], step)
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        images = list(pool.map(decode, (key for _, key in rows)))
-    labels = torch.tensor([index[name] for name, _ in rows], dtype=torch.long)
-    return images_to_tensor(images, resolution, channels), labels
+    def __call__(self, step: int, checkpoint: bytes) -> None:
+        p = self.ctx.params
+        result = self.evaluator.run(load_sampler(checkpoint, self.device), [self.metric], p["eval_samples"],
+                                    p["seed"])
+        value = result["metrics"][self.metric][self.metric]
+        best = value is not None and (self.best is None or value < self.best[0])
+        if best:
+            self.ctx.store.put_bytes(self.key, checkpoint)
+            self.best = (value, step)
+        self.ctx.event("eval", {"metric": self.metric, "value": value, "best": best, "backbone": result["backbone"],
+                                "num_real": result["num_real"], "num_fake": result["num_fake"]}, step)
+
+    def checkpoint(self) -> bytes:
+        return self.ctx.store.get_bytes(self.key)
 
 
 def run_train(ctx: JobContext) -> Outcome:
@@ -45,11 +49,12 @@ def run_train(ctx: JobContext) -> Outcome:
     dataset = load_row(ctx, Dataset, p["dataset_id"], "dataset")
     base = load_row(ctx, Model, p["base_model_id"], "base_model") if p.get("base_model_id") else None
     classes = [c["name"] for c in dataset.classes]
+    device = torch_device(ctx.settings)
     config = GanConfig(
         architecture=p["architecture"], resolution=p["resolution"], channels=p["channels"],
         num_classes=len(classes), class_names=classes, steps=p["steps"], batch_size=p["batch_size"],
         z_dim=p["z_dim"], width=p["width"], lr=p["lr"], beta1=p["beta1"], beta2=p["beta2"], seed=p["seed"],
-        sample_every=p["sample_every"], checkpoint_every=p["checkpoint_every"], device=torch_device(ctx.settings),
+        sample_every=p["sample_every"], checkpoint_every=p["checkpoint_every"], device=device,
     )
     ctx.report(0, config.steps, message="loading dataset")
     images, labels = load_dataset(ctx.store, dataset, config.resolution, config.channels)
@@ -59,6 +64,10 @@ def run_train(ctx: JobContext) -> Outcome:
     init = store.get_bytes(base.object_key) if base is not None and resume is None else None
     if resume is not None:
         ctx.event("resumed", {"attempt": ctx.attempt})
+    best = None
+    if p.get("eval_every"):
+        evaluator = Evaluator(ctx, dataset, p["eval_backbone"], device, config.resolution, config.channels)
+        best = BestCheckpoint(ctx, evaluator, device)
 
     def save_checkpoint(step: int, blob: bytes) -> None:
         store.put_bytes(ckpt_key, blob)
@@ -73,6 +82,8 @@ def run_train(ctx: JobContext) -> Outcome:
         should_stop=ctx.should_stop,
         save_checkpoint=save_checkpoint,
         save_sample=save_sample,
+        evaluate=best,
+        eval_every=p.get("eval_every") or 0,
     )
     try:
         result = train_gan(config, images, labels, callbacks, resume_from=resume, init_weights_from=init)
@@ -82,14 +93,17 @@ def run_train(ctx: JobContext) -> Outcome:
         if ctx.shutdown.is_set():
             save_checkpoint(result.step, result.checkpoint)  # the next worker resumes from here
         raise JobStopped()
+    chosen, step, metrics = result.checkpoint, result.step, dict(ctx.metrics)
+    if best and best.best:
+        chosen, step = best.checkpoint(), best.best[1]
+        metrics[best.metric] = best.best[0]
     # The id derives from the job's, so a retry after a crash overwrites rather than orphans the object.
     model_id = "mdl_" + ctx.job_id.removeprefix("job_")
-    store.put_bytes(model_key(model_id), result.checkpoint)
+    store.put_bytes(model_key(model_id), chosen)
     model = Model(
         id=model_id, workspace_id=ctx.workspace_id, architecture=config.architecture, dataset_id=dataset.id,
         job_id=ctx.job_id, classes=classes, resolution=config.resolution, channels=config.channels,
-        step=result.step, metrics=dict(ctx.metrics), object_key=model_key(model_id),
-        size_bytes=len(result.checkpoint),
+        step=step, metrics=metrics, object_key=model_key(model_id), size_bytes=len(chosen),
     )
     ctx.report(result.step, config.steps, message="done")
-    return Outcome({"model_id": model_id}, [model])
+    return Outcome({"model_id": model_id, "step": step}, [model])

@@ -1,0 +1,71 @@
+"""Domain backbones: a workspace's own TorchScript feature extractor, for metrics closer to its images."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile, status
+
+from api.deps import CursorQuery, LimitQuery, SessionDep, StoreDep, WorkspaceDep
+from api.errors import Problem
+from api.pagination import owned, page
+from api.schemas.common import Page
+from api.schemas.resources import BackboneOut
+from core.ids import new_id
+from core.jobs import active_users
+from core.objects import backbone_key
+from core.tables import Backbone
+from models.metrics.backbones import load_torchscript
+from models.metrics.errors import MetricsError
+
+router = APIRouter(prefix="/v1/backbones", tags=["backbones"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=BackboneOut,
+             responses={422: {"description": "not a TorchScript module that maps images to [N, D] features"}})
+def import_backbone(
+    workspace: WorkspaceDep, session: SessionDep, store: StoreDep,
+    file: Annotated[UploadFile, File(description="a TorchScript module (torch.jit.save) mapping uint8 images "
+                                                 "[N, C, H, W] to features [N, D]")],
+    name: Annotated[str, Form(max_length=200)] = "domain",
+    in_channels: Annotated[int, Form(ge=1, le=3)] = 3,
+) -> Backbone:
+    blob = file.file.read()
+    try:
+        module = load_torchscript(blob, name=name, in_channels=in_channels)
+    except (MetricsError, ValueError) as exc:
+        raise Problem(422, f"not a usable backbone: {exc}",
+                      errors=[{"loc": ["body", "file"], "msg": str(exc)}]) from None
+    backbone_id = new_id("bb")
+    row = Backbone(id=backbone_id, workspace_id=workspace, name=name, fingerprint=module.fingerprint,
+                   feature_dim=module.feature_dim, in_channels=in_channels, object_key=backbone_key(backbone_id),
+                   size_bytes=len(blob))
+    store.put_bytes(row.object_key, blob)
+    try:
+        session.add(row)
+        session.commit()
+    except BaseException:
+        store.delete(row.object_key)
+        raise
+    return row
+
+
+@router.get("", response_model=Page[BackboneOut])
+def list_backbones(workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 50,
+                   cursor: CursorQuery = None) -> dict:
+    return page(session, Backbone, workspace, limit, cursor)
+
+
+@router.get("/{backbone_id}", response_model=BackboneOut)
+def read_backbone(backbone_id: str, workspace: WorkspaceDep, session: SessionDep) -> Backbone:
+    return owned(session, Backbone, workspace, backbone_id, "backbone")
+
+
+@router.delete("/{backbone_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_backbone(backbone_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> None:
+    backbone = owned(session, Backbone, workspace, backbone_id, "backbone")
+    users = active_users(session, workspace, backbone_id, ("backbone", "eval_backbone"))
+    if users:
+        raise Problem(409, f"backbone {backbone_id!r} is used by active jobs: {', '.join(users)}")
+    session.delete(backbone)
+    session.commit()
+    store.delete(backbone.object_key)
