@@ -1,7 +1,7 @@
 """Domain backbones: a workspace's own TorchScript feature extractor, for metrics closer to its images."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, UploadFile, status
 
@@ -27,7 +27,7 @@ def import_backbone(
     file: Annotated[UploadFile, File(description="a TorchScript module (torch.jit.save) mapping uint8 images "
                                                  "[N, C, H, W] to features [N, D]")],
     name: Annotated[str, Form(max_length=200)] = "domain",
-    in_channels: Annotated[int, Form(ge=1, le=3)] = 3,
+    in_channels: Annotated[Literal[1, 3], Form(description="1: images arrive grayscale; 3: repeated to RGB")] = 3,
 ) -> Backbone:
     blob = file.file.read()
     try:

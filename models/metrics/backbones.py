@@ -197,7 +197,7 @@ def load_torchscript(blob: bytes | str | Path, *, name: str = "torchscript", in_
     The fingerprint is the sha256 of the archive.
     """
     if in_channels not in (1, 3):
-        raise ValueError("in_channels must be 1 or 3")
+        raise MetricsError("in_channels must be 1 or 3")
     data = Path(blob).read_bytes() if isinstance(blob, (str, Path)) else bytes(blob)
     try:
         with warnings.catch_warnings():

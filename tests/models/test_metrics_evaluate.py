@@ -235,5 +235,7 @@ def test_torchscript_backbones():
         load_torchscript(b"not an archive")
     with pytest.raises(MetricsError, match=r"\[N, D\]"):
         load_torchscript(scripted(BadShape()))
+    with pytest.raises(MetricsError, match="in_channels"):
+        load_torchscript(blob, in_channels=2)
     with pytest.raises(MetricsError, match="probe"):
         load_torchscript(blob, in_channels=1, probe_size=0)
