@@ -27,13 +27,12 @@ StoreDep = Annotated[ObjectStore, Depends(get_store)]
 _bearer = HTTPBearer(auto_error=False, description="An API key from `defectgen keys create`.")
 
 
-def current_workspace(
-    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> str:
+def current_workspace(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None:
         raise Problem(401, "an API key is required: Authorization: Bearer <api-key>", headers=challenge)
-    workspace_id = workspace_for_key(session, credentials.credentials)
+    with get_sessionmaker()() as session:  # its own session: the connection goes back before the endpoint runs
+        workspace_id = workspace_for_key(session, credentials.credentials)
     if workspace_id is None:
         raise Problem(401, "the API key is not valid", headers=challenge)
     return workspace_id

@@ -1,6 +1,7 @@
 """The FastAPI application: `uvicorn api.main:app`."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -62,6 +63,25 @@ async def _too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> 
     await response(scope, receive, send)
 
 
+class AdmissionLimit:
+    """At most `api_max_concurrency` requests use the database at once; the rest wait in the event loop.
+
+    A sync endpoint's session holds a pooled connection between its thread-pool hops (dependencies, the
+    endpoint, response validation). Unbounded, 100 pollers left every worker thread waiting for a connection
+    held by a request that was waiting for a thread: 2 requests/s. Waiting here costs neither.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.slots = asyncio.Semaphore(get_settings().api_max_concurrency)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in ("/healthz", "/metrics"):
+            return await self.app(scope, receive, send)
+        async with self.slots:
+            await self.app(scope, receive, send)
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
         title="defectgen",
@@ -70,6 +90,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(AdmissionLimit)
     app.add_middleware(health.RequestMetrics)
     app.add_middleware(UploadLimit)
     for router in (health.router, datasets.router, jobs.router, models.router, batches.router, backbones.router):

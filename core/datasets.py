@@ -57,8 +57,7 @@ def save_dataset(session: Session, store: ObjectStore, workspace_id: str, name: 
         for image in result.images
     ]
     try:
-        # Object stores are I/O bound per request, so a few threads hide the latency of each put.
-        with ThreadPoolExecutor(max_workers=8) as pool:
+        with ThreadPoolExecutor(max_workers=store.parallel_writes) as pool:
             list(pool.map(lambda pair: store.put_bytes(pair[1].object_key, pair[0].path.read_bytes()),
                           zip(result.images, rows)))
         store.put_bytes(preview_key(dataset_id), render_preview(result))

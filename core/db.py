@@ -25,9 +25,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    # The API serves sync endpoints from anyio's pool of 40 threads. With fewer connections than threads,
-    # threads block waiting for one while the sessions holding them wait for a thread to close them:
-    # 100 pollers got 4 requests/s at a pool of 30 and 190 at 50.
+    # Room for every request the API admits at once (api_max_concurrency) plus workers' threads.
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
 
 

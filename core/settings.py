@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     max_job_hours: float = Field(48.0, gt=0)
     presigned_url_seconds: int = 3600
     torch_threads: int = 0
+    api_max_concurrency: int = Field(24, ge=1, description="Requests served at once per API process.")
     inception_weights_path: Path | None = None
 
     @field_validator("inception_weights_path", "bootstrap_api_key", mode="before")

