@@ -95,3 +95,10 @@ def test_evaluate_validation(client, dataset, trained_model):
                 {"dataset_id": "ds_missing"}, {"num_samples": 1}):
         response = submit(client, "evaluate", {**base, **bad})
         assert response.status_code == 422, (bad, response.text)
+
+
+def test_backbone_channels_must_be_1_or_3(client):
+    buffer = io.BytesIO()
+    torch.jit.save(torch.jit.script(TinyFeatures()), buffer)
+    response = client.post("/v1/backbones", files={"file": ("steel.pt", buffer.getvalue())}, data={"in_channels": "2"})
+    assert response.status_code == 422 and "in_channels" in response.json()["detail"]

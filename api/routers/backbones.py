@@ -1,13 +1,13 @@
 """Domain backbones: a workspace's own TorchScript feature extractor, for metrics closer to its images."""
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile, status
 
 from api.deps import CursorQuery, LimitQuery, SessionDep, StoreDep, WorkspaceDep
 from api.errors import Problem
-from api.pagination import owned, page
+from api.rows import add_with_object, owned, page
 from api.schemas.common import Page
 from api.schemas.resources import BackboneOut
 from core.ids import new_id
@@ -27,25 +27,19 @@ def import_backbone(
     file: Annotated[UploadFile, File(description="a TorchScript module (torch.jit.save) mapping uint8 images "
                                                  "[N, C, H, W] to features [N, D]")],
     name: Annotated[str, Form(max_length=200)] = "domain",
-    in_channels: Annotated[Literal[1, 3], Form(description="1: images arrive grayscale; 3: repeated to RGB")] = 3,
+    in_channels: Annotated[int, Form(description="1: images arrive grayscale; 3: grayscale is repeated to RGB")] = 3,
 ) -> Backbone:
     blob = file.file.read()
     try:
         module = load_torchscript(blob, name=name, in_channels=in_channels)
-    except (MetricsError, ValueError) as exc:
+    except MetricsError as exc:
         raise Problem(422, f"not a usable backbone: {exc}",
                       errors=[{"loc": ["body", "file"], "msg": str(exc)}]) from None
     backbone_id = new_id("bb")
     row = Backbone(id=backbone_id, workspace_id=workspace, name=name, fingerprint=module.fingerprint,
                    feature_dim=module.feature_dim, in_channels=in_channels, object_key=backbone_key(backbone_id),
                    size_bytes=len(blob))
-    store.put_bytes(row.object_key, blob)
-    try:
-        session.add(row)
-        session.commit()
-    except BaseException:
-        store.delete(row.object_key)
-        raise
+    add_with_object(session, store, row, blob)
     return row
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import CursorQuery, LimitQuery, SessionDep, SettingsDep, StoreDep, WorkspaceDep
 from api.errors import Problem
-from api.pagination import owned, page
+from api.rows import owned, page
 from api.schemas.common import Page
 from api.schemas.resources import DatasetOut
 from core.datasets import save_dataset

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import CursorQuery, LimitQuery, SessionDep, StoreDep, WorkspaceDep
 from api.errors import Problem, invalid, not_found
-from api.pagination import Row, owned, page
+from api.rows import Row, owned, page
 from api.schemas.common import Page
 from api.schemas.jobs import (
     INCEPTION,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import CursorQuery, LimitQuery, SessionDep, StoreDep, WorkspaceDep
 from api.errors import Problem
-from api.pagination import owned, page
+from api.rows import add_with_object, owned, page
 from api.schemas.common import Page
 from api.schemas.resources import ModelOut
 from core.ids import new_id
@@ -92,11 +92,5 @@ def import_model(workspace: WorkspaceDep, session: SessionDep, store: StoreDep,
     model = Model(id=model_id, workspace_id=workspace, architecture=config["architecture"],
                   classes=list(config["class_names"]), resolution=config["resolution"], channels=config["channels"],
                   step=info["step"], metrics={}, object_key=model_key(model_id), size_bytes=len(blob))
-    store.put_bytes(model.object_key, blob)
-    try:
-        session.add(model)
-        session.commit()
-    except BaseException:
-        store.delete(model.object_key)
-        raise
+    add_with_object(session, store, model, blob)
     return model

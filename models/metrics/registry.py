@@ -50,7 +50,7 @@ class Metric(ABC):
         self.check_options(resolved)
         return resolved
 
-    def check_options(self, options: Mapping[str, Any]) -> None:
+    def check_options(self, options: Mapping[str, Any]) -> None:  # noqa: B027  (an optional hook)
         """Raise MetricsError for unusable option values (before any feature is extracted)."""
 
 

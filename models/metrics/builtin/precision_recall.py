@@ -33,29 +33,28 @@ def _check_k(options: Mapping[str, Any]) -> None:
     require(isinstance(k, int) and not isinstance(k, bool) and k >= 1, "k must be an integer >= 1")
 
 
+class _Manifold(Metric):
+    """Precision and recall come from one k-NN computation; each metric keeps its own figure."""
+
+    needs = frozenset({REAL, FAKE})
+    defaults = {"k": 3}
+    other: str
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        _check_k(options)
+
+    def compute(self, inputs: MetricInputs, **options: Any) -> dict[str, Any]:
+        out = _precision_recall(inputs, int(options["k"]))
+        return {k: v for k, v in out.items() if k != self.other}
+
+
 @register
-class Precision(Metric):
+class Precision(_Manifold):
     name = "precision"
-    needs = frozenset({REAL, FAKE})
-    defaults = {"k": 3}
-
-    def check_options(self, options: Mapping[str, Any]) -> None:
-        _check_k(options)
-
-    def compute(self, inputs: MetricInputs, **options: Any) -> dict[str, Any]:
-        out = _precision_recall(inputs, int(options["k"]))
-        return {k: v for k, v in out.items() if k != "recall"}
+    other = "recall"
 
 
 @register
-class Recall(Metric):
+class Recall(_Manifold):
     name = "recall"
-    needs = frozenset({REAL, FAKE})
-    defaults = {"k": 3}
-
-    def check_options(self, options: Mapping[str, Any]) -> None:
-        _check_k(options)
-
-    def compute(self, inputs: MetricInputs, **options: Any) -> dict[str, Any]:
-        out = _precision_recall(inputs, int(options["k"]))
-        return {k: v for k, v in out.items() if k != "precision"}
+    other = "precision"

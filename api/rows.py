@@ -1,4 +1,5 @@
-"""Reading a workspace's own rows: one by id (404 for anyone else's) or a page, newest first."""
+"""A workspace's own rows: one by id (404 for anyone else's), a page (newest first), or a new row whose
+bytes live in the object store."""
 from __future__ import annotations
 
 from typing import Any, TypeVar
@@ -7,6 +8,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from api.errors import not_found
+from core.storage import ObjectStore
 
 Row = TypeVar("Row")
 
@@ -27,3 +29,14 @@ def page(session: Session, table: Any, workspace: str, limit: int, cursor: str |
     rows = list(session.scalars(stmt.order_by(table.id.desc()).limit(limit + 1)))
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
     return {"items": rows[:limit], "next_cursor": next_cursor}
+
+
+def add_with_object(session: Session, store: ObjectStore, row: Any, blob: bytes) -> None:
+    """Store `blob` at row.object_key, then commit the row; if the commit fails, remove the object."""
+    store.put_bytes(row.object_key, blob)
+    try:
+        session.add(row)
+        session.commit()
+    except BaseException:
+        store.delete(row.object_key)
+        raise
