@@ -40,9 +40,11 @@ class UploadLimit:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT"):
             return await self.app(scope, receive, send)
         limit = get_settings().max_upload_bytes
+        detail = f"the upload is larger than the limit of {limit} bytes"
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            return await _too_large(limit, scope, receive, send)
+            response = errors.problem_response(413, "Content Too Large", detail)
+            return await response(scope, receive, send)
         seen = 0
 
         async def counted() -> dict:
@@ -51,16 +53,10 @@ class UploadLimit:
             seen += len(message.get("body", b""))
             if seen > limit:
                 # An HTTPException passes through FastAPI's body parsing, which turns other errors into 400.
-                raise HTTPException(413, f"the upload is larger than the limit of {limit} bytes")
+                raise HTTPException(413, detail)
             return message
 
         await self.app(scope, counted, send)
-
-
-async def _too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
-    detail = f"the upload is larger than the limit of {limit} bytes"
-    response = errors.problem_response(413, "Content Too Large", detail)
-    await response(scope, receive, send)
 
 
 class AdmissionLimit:

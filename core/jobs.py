@@ -30,6 +30,11 @@ def add_event(session: Session, job_id: str, type_: str, data: dict[str, Any], s
     session.add(JobEvent(job_id=job_id, type=type_, step=step, data=data))
 
 
+def status_event(session: Session, job_id: str, status: str, error: dict[str, str] | None = None,
+                  **details: Any) -> None:
+    add_event(session, job_id, "status", {"status": status, **({"error": error} if error else {}), **details})
+
+
 def latest_event(session: Session, job_id: str, type_: str, step: int) -> JobEvent:
     return session.scalars(
         select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.type == type_, JobEvent.step == step)
@@ -55,7 +60,7 @@ def claim(session: Session, job_id: str, owner: str, lease_seconds: float) -> Jo
         return None
     job = session.get(Job, job_id, populate_existing=True)
     assert job is not None
-    add_event(session, job_id, "status", {"status": RUNNING, "attempt": job.attempts, "worker": owner})
+    status_event(session, job_id, RUNNING, attempt=job.attempts, worker=owner)
     return job
 
 
@@ -100,7 +105,7 @@ def finish(
         update(Job).where(Job.id == job_id, Job.status == RUNNING, Job.lease_owner == owner).values(**values)
     ).rowcount
     if done:
-        add_event(session, job_id, "status", {"status": status, **({"error": error} if error else {})})
+        status_event(session, job_id, status, error)
     return bool(done)
 
 
@@ -112,7 +117,7 @@ def release(session: Session, job_id: str, owner: str) -> bool:
         .values(status=QUEUED, attempts=Job.attempts - 1, lease_owner=None, lease_expires_at=None)
     ).rowcount
     if released:
-        add_event(session, job_id, "status", {"status": QUEUED, "reason": "worker shut down, handed back"})
+        status_event(session, job_id, QUEUED, reason="worker shut down, handed back")
     return bool(released)
 
 
@@ -124,7 +129,7 @@ def request_cancel(session: Session, job: Job) -> bool:
         .values(status=CANCELLED, finished_at=utcnow(), cancel_requested=True)
     ).rowcount
     if cancelled_now:
-        add_event(session, job.id, "status", {"status": CANCELLED})
+        status_event(session, job.id, CANCELLED)
         return True
     flagged = session.execute(
         update(Job).where(Job.id == job.id, Job.status == RUNNING).values(cancel_requested=True)
@@ -163,8 +168,8 @@ def recover_expired(session: Session, max_attempts: int, now: datetime | None = 
         if not session.execute(update(Job).where(*still_expired).values(**values)).rowcount:
             continue
         if values["status"] == QUEUED:
-            add_event(session, job_id, "status", {"status": QUEUED, "reason": "worker lost, retrying"})
+            status_event(session, job_id, QUEUED, reason="worker lost, retrying")
             requeued.append((job_id, kind))
         else:
-            add_event(session, job_id, "status", {"status": values["status"], **({"error": error} if error else {})})
+            status_event(session, job_id, values["status"], error)
     return requeued

@@ -166,30 +166,31 @@ def run_job(job_id: str, handler: Handler) -> None:
         ctx = JobContext(job.id, job.kind, job.workspace_id, dict(job.params), job.attempts, settings, get_store())
     beat = _Heartbeat(ctx, owner)
     beat.start()
+    ending: tuple[str, dict[str, Any]] | None = None  # None: stopped early, for the heartbeat's reason
     try:
         with _stop_on_sigterm(ctx):
-            outcome = handler(ctx)
+            ending = (jobs.SUCCEEDED, {"outcome": handler(ctx)})
     except JobStopped:
-        if beat.cancelled:
-            _finish(ctx, owner, beat, jobs.CANCELLED)
-        elif ctx.shutdown.is_set():
-            _hand_back(ctx, owner, beat)
+        pass
     except JobFailed as exc:
-        _finish(ctx, owner, beat, jobs.FAILED, error={"code": exc.code, "message": exc.message})
+        ending = (jobs.FAILED, {"error": {"code": exc.code, "message": exc.message}})
     except Exception as exc:
         log.exception("job %s raised", job_id)
-        message = f"{type(exc).__name__}: {exc}"
-        _finish(ctx, owner, beat, jobs.FAILED, error={"code": "internal_error", "message": message})
-    else:
-        _finish(ctx, owner, beat, jobs.SUCCEEDED, outcome=outcome)
+        ending = (jobs.FAILED, {"error": {"code": "internal_error", "message": f"{type(exc).__name__}: {exc}"}})
     finally:
         beat.done.set()
         beat.join()
+    if beat.lost:
+        log.warning("job %s lost its lease; leaving it to its new owner", job_id)
+    elif ending is not None:
+        _finish(ctx, owner, ending[0], **ending[1])
+    elif beat.cancelled:
+        _finish(ctx, owner, jobs.CANCELLED)
+    elif ctx.shutdown.is_set():
+        _hand_back(ctx, owner)
 
 
-def _hand_back(ctx: JobContext, owner: str, beat: _Heartbeat) -> None:
-    beat.done.set()
-    beat.join()
+def _hand_back(ctx: JobContext, owner: str) -> None:
     with session_scope() as session:
         released = jobs.release(session, ctx.job_id, owner)
     if released:
@@ -200,17 +201,11 @@ def _hand_back(ctx: JobContext, owner: str, beat: _Heartbeat) -> None:
 def _finish(
     ctx: JobContext,
     owner: str,
-    beat: _Heartbeat,
     status: str,
     *,
     outcome: Outcome | None = None,
     error: dict[str, str] | None = None,
 ) -> None:
-    beat.done.set()
-    beat.join()
-    if beat.lost:
-        log.warning("job %s lost its lease; leaving it to its new owner", ctx.job_id)
-        return
     with session_scope() as session:
         finished = jobs.finish(
             session,

@@ -135,7 +135,7 @@ def create_job(
     job = Job(id=new_id("job"), workspace_id=workspace, kind=body.kind, status=jobs.QUEUED, params=params,
               progress={}, metrics={}, idempotency_key=idempotency_key, request_hash=request_hash)
     session.add(job)
-    jobs.add_event(session, job.id, "status", {"status": jobs.QUEUED})
+    jobs.status_event(session, job.id, jobs.QUEUED)
     try:
         session.commit()
     except IntegrityError:
