@@ -121,11 +121,14 @@ def read_checkpoint(blob: bytes) -> GanCheckpoint:
     return GanCheckpoint(config, step, trainer, rng)
 
 
-def load_into(trainer: GanTrainer, state: dict, weights_only: bool = False) -> None:
-    """Load trainer state, turning mismatches (keys, shapes, optimiser groups) into CheckpointError."""
+def load_into(trainer: GanTrainer, state: dict, weights_only: bool = False, keep_classes: bool = True) -> None:
+    """Load trainer state, turning mismatches (keys, shapes, optimiser groups) into CheckpointError.
+
+    weights_only: the networks alone (see GanTrainer.load_weights for keep_classes).
+    """
     try:
         if weights_only:
-            trainer.load_weights(state)
+            trainer.load_weights(state, keep_classes=keep_classes)
         else:
             trainer.load_state_dict(state)
     except (KeyError, RuntimeError, TypeError, ValueError) as exc:

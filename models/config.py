@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-RESOLUTIONS = (28, 32, 64, 128)
+RESOLUTIONS = (28, 32, 64, 128, 256)  # the union; each architecture checks its own
 CHANNELS = (1, 3)
 
 
@@ -28,6 +29,8 @@ class GanConfig:
     sample_every: int = 100
     checkpoint_every: int = 200
     device: str = "cpu"
+    # Architecture-specific, JSON-serialisable; Architecture.check_options validates them and adds the defaults.
+    options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("resolution", "channels", "num_classes", "steps", "batch_size", "z_dim", "width",
@@ -61,6 +64,12 @@ class GanConfig:
             raise ValueError("lr must be > 0 and betas in [0, 1)")
         if self.real_label is not None and not 0 < self.real_label <= 1:
             raise ValueError("real_label must be in (0, 1]")
+        if not isinstance(self.options, dict) or not all(isinstance(k, str) for k in self.options):
+            raise ValueError("options must be a dict with string keys")
+        try:
+            json.dumps(self.options, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"options must be JSON-serialisable: {exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -71,8 +80,8 @@ class GanConfig:
         unknown = sorted(set(data) - set(fields))
         if unknown:
             raise ValueError(f"unknown config keys: {unknown}")
-        missing = sorted(name for name, f in fields.items()
-                         if f.default is dataclasses.MISSING and name not in data)
+        missing = sorted(name for name, f in fields.items() if name not in data
+                         and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
         if missing:
             raise ValueError(f"missing config keys: {missing}")
         return cls(**data)

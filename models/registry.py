@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, Protocol
+from collections.abc import Mapping
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import nn
@@ -20,7 +21,9 @@ class GanTrainer(Protocol):
 
     def load_state_dict(self, state: dict) -> None: ...
 
-    def load_weights(self, state: dict) -> None: ...
+    def load_weights(self, state: dict, keep_classes: bool = True) -> None:
+        """Networks only. keep_classes=False: the class-dependent parameters (class embeddings, projection
+        heads) keep their fresh initialisation; every other weight is loaded strictly."""
 
     def sample(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor: ...
 
@@ -29,6 +32,9 @@ class Architecture(ABC):
     name: ClassVar[str]
     conditional: ClassVar[bool]
     resolutions: ClassVar[tuple[int, ...]]
+    hyperparameter_defaults: ClassVar[dict[str, float]]  # "lr", "beta1", "beta2"
+    option_defaults: ClassVar[dict[str, Any]] = {}  # every option accepted, with its default
+    shape_options: ClassVar[tuple[str, ...]] = ()  # options that change tensor shapes: a fine-tune keeps them
 
     @abstractmethod
     def make_trainer(self, config: GanConfig) -> GanTrainer: ...
@@ -38,6 +44,15 @@ class Architecture(ABC):
             raise ValueError(f"config is for {config.architecture!r}, not {self.name!r}")
         if config.resolution not in self.resolutions:
             raise ValueError(f"{self.name} does not support resolution {config.resolution}")
+        self.check_options(config.options)
+
+    def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """The defaults updated with `options`; ValueError for an unknown name (subclasses check values)."""
+        unknown = sorted(set(options) - set(self.option_defaults))
+        if unknown:
+            accepted = f"it accepts {sorted(self.option_defaults)}" if self.option_defaults else "it has none"
+            raise ValueError(f"{self.name} does not accept the options {unknown}; {accepted}")
+        return {**self.option_defaults, **options}
 
 
 _REGISTRY: dict[str, Architecture] = {}

@@ -18,6 +18,8 @@ UNCONDITIONAL_ROWS = 8
 # Config fields that may change between a checkpoint and the run that resumes it: they do not alter the
 # training trajectory.
 RESUMABLE_CHANGES = {"steps", "sample_every", "checkpoint_every", "device"}
+# Config fields a fine-tune must share with its base model (with the architecture's shape_options).
+FINE_TUNE_FIXED = ("architecture", "resolution", "channels", "z_dim", "width")
 
 
 @dataclass
@@ -76,7 +78,9 @@ def train_gan(config: GanConfig, images: torch.Tensor, labels: torch.Tensor, cal
         except (KeyError, RuntimeError, TypeError) as exc:
             raise CheckpointError(f"invalid rng state in checkpoint: {exc}") from exc
     elif init_weights_from is not None:
-        load_into(trainer, read_checkpoint(init_weights_from).trainer, weights_only=True)
+        base = read_checkpoint(init_weights_from)
+        _check_fine_tune(base.config, config)
+        load_into(trainer, base.trainer, weights_only=True, keep_classes=base.config.class_names == config.class_names)
 
     images = images.to(device)
     labels = labels.to(device)
@@ -107,6 +111,18 @@ def train_gan(config: GanConfig, images: torch.Tensor, labels: torch.Tensor, cal
     if callbacks.evaluate and callbacks.eval_every:
         callbacks.evaluate(step, saved[1])
     return TrainResult(step, False, saved[1])
+
+
+def _check_fine_tune(base: GanConfig, config: GanConfig) -> None:
+    """The networks must have the same shapes; the classes may differ (their parameters start afresh)."""
+    differences = [(name, getattr(base, name), getattr(config, name)) for name in FINE_TUNE_FIXED]
+    if base.architecture == config.architecture:
+        architecture = get_architecture(config.architecture)
+        base_options, options = architecture.check_options(base.options), architecture.check_options(config.options)
+        differences += [(name, base_options[name], options[name]) for name in architecture.shape_options]
+    mismatched = [f"{name} (base model {old!r}, here {new!r})" for name, old, new in differences if old != new]
+    if mismatched:
+        raise CheckpointError(f"cannot fine-tune from the base model: it differs in {', '.join(mismatched)}")
 
 
 def _check_data(config: GanConfig, images: torch.Tensor, labels: torch.Tensor) -> None:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from models.architectures.dcgan_common import DCGANTrainer
-from models.config import RESOLUTIONS, GanConfig
+from models.architectures.dcgan_common import HYPERPARAMETER_DEFAULTS, RESOLUTIONS, DCGANTrainer
+from models.config import GanConfig
 from models.registry import Architecture, register
 
 
@@ -12,6 +12,7 @@ class CDCGAN(Architecture):
     name = "cdcgan"
     conditional = True
     resolutions = RESOLUTIONS
+    hyperparameter_defaults = HYPERPARAMETER_DEFAULTS
 
     def make_trainer(self, config: GanConfig) -> DCGANTrainer:
         self.check_config(config)

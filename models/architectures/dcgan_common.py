@@ -7,6 +7,8 @@ from torch import nn
 
 from models.config import GanConfig
 
+RESOLUTIONS = (28, 32, 64, 128)
+HYPERPARAMETER_DEFAULTS = {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999}
 EMBED_DIM = 50
 METRICS = ("loss_g", "loss_d", "d_real", "d_fake")
 
@@ -131,9 +133,14 @@ class DCGANTrainer:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
 
-    def load_weights(self, state: dict) -> None:
-        self.generator.load_state_dict(state["generator"])
-        self.discriminator.load_state_dict(state["discriminator"])
+    def load_weights(self, state: dict, keep_classes: bool = True) -> None:
+        for key, net in (("generator", self.generator), ("discriminator", self.discriminator)):
+            weights = state[key]
+            if not keep_classes:  # the class embeddings ("embed.*") stay as initialised
+                own = net.state_dict()
+                weights = {**{k: v for k, v in weights.items() if not k.startswith("embed.")},
+                           **{k: v for k, v in own.items() if k.startswith("embed.")}}
+            net.load_state_dict(weights)
 
     def sample(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor:
         """Eval-mode, no-grad samples in [-1, 1]; truncation scales z by psi."""

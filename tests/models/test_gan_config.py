@@ -19,6 +19,15 @@ def test_config_dict_round_trip_through_json():
     config = make_config(real_label=0.8, device="cpu", seed=7)
     data = json.loads(json.dumps(config.to_dict()))
     assert GanConfig.from_dict(data) == config
+    config = make_config(architecture="stylegan2-ada", options={"w_dim": 16, "r1_gamma": None, "augment": "none"})
+    assert GanConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_options_default_to_empty_and_may_be_missing_from_old_dicts():
+    data = make_config().to_dict()
+    assert data["options"] == {}
+    del data["options"]
+    assert GanConfig.from_dict(data) == make_config()
 
 
 def test_config_defaults_follow_the_dcgan_recipe():
@@ -39,6 +48,7 @@ def test_from_dict_rejects_unknown_and_missing_keys():
 @pytest.mark.parametrize("overrides", [
     {"resolution": 48}, {"channels": 2}, {"num_classes": 3}, {"class_names": ["a", "a"]}, {"steps": 0},
     {"batch_size": 0}, {"lr": 0.0}, {"beta1": 1.0}, {"real_label": 1.5}, {"width": 8.0}, {"steps": True}, {"seed": -1},
+    {"resolution": 512}, {"options": [1]}, {"options": {1: "a"}}, {"options": {"a": object()}},
 ])
 def test_config_validation(overrides):
     with pytest.raises(ValueError):

@@ -72,6 +72,12 @@ def test_checkpoint_info(blob):
     assert info["config"] == GanConfig("cdcgan", 28, 1, 3, CLASSES, steps=3, batch_size=4, width=8).to_dict()
 
 
+def test_a_checkpoint_from_before_options_loads(blob):
+    old = retouched(blob, lambda tree: tree["config"].pop("options"))
+    assert checkpoint_info(old)["config"]["options"] == {}
+    assert torch.equal(load_sampler(old).generate([1], [5]), load_sampler(blob).generate([1], [5]))
+
+
 def _set_config(key, value):
     return lambda tree: tree["config"].__setitem__(key, value)
 

@@ -138,10 +138,23 @@ def test_init_weights_from_starts_from_the_given_weights():
     assert finished.step == 7
 
 
+def test_init_weights_from_other_classes_keeps_all_but_the_class_embeddings():
+    source, _ = run(make_config(seed=1))
+    config = make_config(seed=2, num_classes=3, class_names=["x", "y", "z"])
+    fresh, _ = run(config, Recorder(stop_after=0))
+    started, _ = run(config, Recorder(stop_after=0), init_weights_from=source.checkpoint)
+    source_weights, fresh_weights, started_weights = (weights(r.checkpoint) for r in (source, fresh, started))
+    assert {k for k in started_weights if ".embed." in k} == {"generator.embed.weight", "discriminator.embed.weight"}
+    for key, value in started_weights.items():
+        assert torch.equal(value, (fresh_weights if ".embed." in key else source_weights)[key]), key
+
+
 def test_init_weights_from_rejects_mismatched_networks():
     source, _ = run(make_config(width=16, steps=1))
-    with pytest.raises(CheckpointError):
+    with pytest.raises(CheckpointError, match="width"):
         run(make_config(), init_weights_from=source.checkpoint)
+    with pytest.raises(CheckpointError, match="architecture"):
+        run(make_config(architecture="dcgan"), init_weights_from=source.checkpoint)
     with pytest.raises(ValueError):
         run(make_config(), init_weights_from=source.checkpoint, resume_from=source.checkpoint)
 

@@ -1,0 +1,229 @@
+"""StyleGAN2-ADA training step: non-saturating logistic losses, lazy R1 and path-length regularisation, an EMA
+generator for sampling, and discriminator augmentation (ADA, DiffAugment or none)."""
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.config import GanConfig
+from models.stylegan2.augment import AdaController, ada_augment
+from models.stylegan2.diffaugment import diff_augment
+from models.stylegan2.networks import Discriminator, Generator
+
+PL_DECAY = 0.01
+# The class embeddings; fresh when fine-tuning onto other classes.
+CLASS_DEPENDENT_PREFIXES = ("mapping.embed.", "projection.")
+COUNTERS = ("cur_nimg", "minibatch")
+
+
+class StyleGAN2Trainer:
+    """`generator` is the trained G; `g_ema`, its exponential moving average, is what sample() uses.
+
+    Conditional when config.num_classes > 1. `options` are the architecture's checked options (all present).
+    """
+
+    def __init__(self, config: GanConfig, options: dict[str, Any]) -> None:
+        self.device = torch.device(config.device)
+        self.z_dim = config.z_dim
+        self.options = options
+        self.conditional = config.num_classes > 1
+        num_classes = config.num_classes if self.conditional else 0
+        gamma = options["r1_gamma"]
+        self.r1_gamma = 0.0002 * config.resolution ** 2 / config.batch_size if gamma is None else float(gamma)
+        self.pl_weight = float(options["pl_weight"])
+        self.ema_beta = 0.5 ** (config.batch_size / options["ema_images"])
+        # Weights come from config.seed alone; the caller's global RNG is left as it was.
+        init_rng = torch.Generator().manual_seed(config.seed)
+        with torch.random.fork_rng(devices=[]):
+            self.generator = Generator(config.z_dim, options["w_dim"], options["mapping_layers"], num_classes,
+                                       config.resolution, config.channels, config.width, init_rng)
+            self.discriminator = Discriminator(config.resolution, config.channels, config.width, num_classes,
+                                               init_rng)
+        self.g_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
+        cuda = self.device.type == "cuda"
+        self.memory_format = torch.channels_last if cuda else torch.contiguous_format
+        for net in (self.generator, self.discriminator, self.g_ema):
+            net.to(self.device, memory_format=self.memory_format)
+        self.discriminator.blocks[:options["freeze_d"]].requires_grad_(False)
+        self._d_trainable = [p for p in self.discriminator.parameters() if p.requires_grad]
+        self.opt_g = self._adam(config, self.generator.parameters(),
+                                options["pl_interval"] if self.pl_weight > 0 else None)
+        self.opt_d = self._adam(config, self._d_trainable, options["r1_interval"] if self.r1_gamma > 0 else None)
+        self.ada = (AdaController(options["ada_target"], options["ada_images"], self.device)
+                    if options["augment"] == "ada" else None)
+        self.cur_nimg = 0  # images shown to D
+        self.minibatch = 0
+        self.pl_mean = torch.zeros((), device=self.device)
+        self.last_r1 = torch.zeros((), device=self.device)
+        self.last_pl = torch.zeros((), device=self.device)
+        # Double backward (R1, path length) does not go through torch.compile: those passes use the plain nets.
+        self._g_forward = torch.compile(self.generator) if options["compile"] else self.generator
+        self._d_forward = torch.compile(self.discriminator) if options["compile"] else self.discriminator
+        self._autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda else contextlib.nullcontext
+
+    @staticmethod
+    def _adam(config: GanConfig, params: Iterable[nn.Parameter], reg_interval: int | None) -> torch.optim.Adam:
+        # Lazy regularisation takes an extra optimiser step every reg_interval minibatches: lr and betas are
+        # rescaled so that the steps add up to about the same as without it (as StyleGAN2 does).
+        ratio = reg_interval / (reg_interval + 1) if reg_interval else 1.0
+        return torch.optim.Adam(params, lr=config.lr * ratio, betas=(config.beta1 ** ratio, config.beta2 ** ratio),
+                                eps=1e-8)
+
+    @property
+    def augment_p(self) -> float:
+        """The probability of each augmentation: ADA's p; DiffAugment always applies."""
+        if self.ada is not None:
+            return self.ada.p
+        return 1.0 if self.options["augment"] == "diffaugment" else 0.0
+
+    def augment(self, images: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        if self.ada is not None:
+            return ada_augment(images, self.ada.p, rng)
+        if self.options["augment"] == "diffaugment":
+            return diff_augment(images, rng)
+        return images
+
+    def train_step(self, real: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
+        n = real.shape[0]
+        real = real.contiguous(memory_format=self.memory_format)
+        options = self.options
+
+        self._set_d_trainable(False)  # D's weight gradients are not needed in G's steps
+        with self._autocast():
+            fake = self._g_forward(self._z(n, generator), labels, noise=self._noise(n, generator))
+            gen_logits = self._d_forward(self.augment(fake, generator), labels)
+        loss_g = F.softplus(-gen_logits).mean()
+        self._step(self.opt_g, loss_g)
+        if self.pl_weight > 0 and self.minibatch % options["pl_interval"] == 0:
+            self._path_length_step(labels, generator)
+
+        self._set_d_trainable(True)
+        with torch.no_grad(), self._autocast():
+            fake = self._g_forward(self._z(n, generator), labels, noise=self._noise(n, generator), update_w_avg=True)
+        with self._autocast():
+            fake_logits = self._d_forward(self.augment(fake, generator), labels)
+            real_logits = self._d_forward(self.augment(real, generator), labels)
+        loss_d = F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
+        self._step(self.opt_d, loss_d)
+        if self.ada is not None:
+            self.ada.accumulate(real_logits)
+        if self.r1_gamma > 0 and self.minibatch % options["r1_interval"] == 0:
+            self._r1_step(real, labels, generator)
+
+        self._update_ema()
+        self.cur_nimg += n
+        self.minibatch += 1
+        if self.ada is not None and self.minibatch % options["ada_interval"] == 0:
+            self.ada.update(n * options["ada_interval"])
+
+        values = [loss_g, loss_d, torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean(), self.last_r1]
+        names = ["loss_g", "loss_d", "d_real", "d_fake", "r1"]
+        if self.pl_weight > 0:
+            values.append(self.last_pl)
+            names.append("pl")
+        with torch.no_grad():
+            metrics = dict(zip(names, torch.stack([v.float() for v in values]).tolist()))  # one device sync
+        metrics["augment_p"] = self.augment_p
+        return metrics
+
+    def _z(self, n: int, rng: torch.Generator) -> torch.Tensor:
+        return torch.randn(n, self.z_dim, generator=rng, device=self.device)
+
+    def _noise(self, n: int, rng: torch.Generator) -> list[torch.Tensor]:
+        return self.generator.synthesis.random_noise(n, rng)
+
+    def _set_d_trainable(self, trainable: bool) -> None:
+        for p in self._d_trainable:  # frozen blocks stay frozen
+            p.requires_grad_(trainable)
+
+    @staticmethod
+    def _step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def _path_length_step(self, labels: torch.Tensor, rng: torch.Generator) -> None:
+        """Path-length regularisation on half a batch: |J^T y| for image-space noise y should be constant."""
+        n = max(1, labels.shape[0] // 2)
+        with self._autocast():
+            ws = self.generator.map(self._z(n, rng), labels[:n])
+            images = self.generator.synthesis(ws, self._noise(n, rng)).float()
+        noise = torch.randn(images.shape, generator=rng, device=self.device) / math.sqrt(images[0, 0].numel())
+        (grads,) = torch.autograd.grad((images * noise).sum(), ws, create_graph=True)
+        lengths = grads.float().square().sum(2).mean(1).sqrt()
+        pl_mean = self.pl_mean.lerp(lengths.mean(), PL_DECAY)
+        self.pl_mean.copy_(pl_mean.detach())
+        penalty = (lengths - pl_mean).square().mean()
+        self._step(self.opt_g, penalty * self.pl_weight * self.options["pl_interval"])
+        self.last_pl = penalty.detach()
+
+    def _r1_step(self, real: torch.Tensor, labels: torch.Tensor, rng: torch.Generator) -> None:
+        """Lazy R1: gamma / 2 * |grad D(augment(real))|^2 with respect to the real images, weighted by the interval."""
+        real = real.detach().requires_grad_(True)
+        with self._autocast():
+            logits = self.discriminator(self.augment(real, rng), labels)
+        (grads,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
+        penalty = grads.float().square().sum((1, 2, 3)).mean()
+        self._step(self.opt_d, penalty * (self.r1_gamma / 2) * self.options["r1_interval"])
+        self.last_r1 = penalty.detach()
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        for p_ema, p in zip(self.g_ema.parameters(), self.generator.parameters()):
+            p_ema.lerp_(p, 1 - self.ema_beta)
+        for b_ema, b in zip(self.g_ema.buffers(), self.generator.buffers()):
+            b_ema.copy_(b)
+
+    def sample(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor:
+        """G_ema with its fixed noise, no grad; [-1, 1]. Truncation: w = w_avg + psi * (w - w_avg)."""
+        with torch.no_grad(), self._autocast():
+            images = self.g_ema(z, labels, truncation_psi)
+        return images.float().clamp(-1, 1)
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
+                "g_ema": self.g_ema.state_dict(), "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "ada": self.ada.state_dict() if self.ada is not None else None,
+                "cur_nimg": self.cur_nimg, "minibatch": self.minibatch, "pl_mean": self.pl_mean,
+                "last_r1": self.last_r1, "last_pl": self.last_pl}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.load_weights(state)
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        if (state["ada"] is None) != (self.ada is None):
+            raise ValueError("the checkpoint's augmentation state does not fit this configuration")
+        if self.ada is not None:
+            self.ada.load_state_dict(state["ada"])
+        for name in COUNTERS:
+            value = state[name]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"invalid {name} {value!r}")
+            setattr(self, name, value)
+        for name in ("pl_mean", "last_r1", "last_pl"):
+            getattr(self, name).copy_(state[name])
+
+    def load_weights(self, state: dict, keep_classes: bool = True) -> None:
+        if any(key.startswith("mapping.embed.") for key in state["generator"]) != self.conditional:
+            raise ValueError("the base model is " + ("unconditional (one class) and this one is class-conditional"
+                                                     if self.conditional else
+                                                     "class-conditional and this one is unconditional (one class)"))
+        for key, net in (("generator", self.generator), ("g_ema", self.g_ema), ("discriminator", self.discriminator)):
+            weights = state[key] if keep_classes else _with_fresh_classes(state[key], net.state_dict())
+            net.load_state_dict(weights)
+
+
+def _with_fresh_classes(weights: dict[str, torch.Tensor], own: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """`weights` with the class embeddings taken from `own`; every class's w_avg starts at the base's mean."""
+    out = {k: v for k, v in weights.items() if not k.startswith(CLASS_DEPENDENT_PREFIXES)}
+    out.update((k, v) for k, v in own.items() if k.startswith(CLASS_DEPENDENT_PREFIXES))
+    if "mapping.w_avg" in out:
+        out["mapping.w_avg"] = out["mapping.w_avg"].mean(0, keepdim=True).expand_as(own["mapping.w_avg"])
+    return out

@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import pytest
+import torch
+from PIL import Image
+
+from models.checkpoint import CheckpointError, pack_state, unpack_state
+from models.config import GanConfig
+from models.generation import checkpoint_info, load_sampler
+from models.registry import get_architecture
+from models.training import TrainCallbacks, TrainResult, train_gan
+
+CLASSES = ["a", "b"]
+# ADA moves p by 0.1 per minibatch; R1 and path length run every other minibatch. With near-white real images,
+# D tells them from the fakes at once: p rises at every step.
+OPTIONS = {"w_dim": 8, "ada_images": 40, "ada_interval": 1, "ada_target": 0.01, "r1_interval": 2, "pl_weight": 1.0,
+           "pl_interval": 2, "ema_images": 50}
+
+
+def make_config(**overrides) -> GanConfig:
+    values = dict(architecture="stylegan2-ada", resolution=32, channels=1, num_classes=2, class_names=CLASSES, steps=5,
+                  batch_size=4, z_dim=8, width=2, lr=0.0025, beta1=0.0, beta2=0.99, seed=2, sample_every=5,
+                  checkpoint_every=5, options=OPTIONS)
+    values.update(overrides)
+    return GanConfig(**values)
+
+
+@dataclass
+class Recorder:
+    stop_after: int | None = None
+    progress: list = field(default_factory=list)
+    samples: dict = field(default_factory=dict)
+
+    def callbacks(self) -> TrainCallbacks:
+        return TrainCallbacks(
+            progress=lambda step, total, metrics: self.progress.append(metrics),
+            should_stop=lambda: self.stop_after is not None and len(self.progress) >= self.stop_after,
+            save_checkpoint=lambda step, blob: None, save_sample=self.samples.__setitem__)
+
+
+def run(config: GanConfig, recorder: Recorder | None = None, **kwargs) -> tuple[TrainResult, Recorder]:
+    recorder = recorder or Recorder()
+    r = config.resolution
+    images = torch.randint(250, 256, (12, config.channels, r, r), dtype=torch.uint8,
+                           generator=torch.Generator().manual_seed(42))
+    labels = torch.arange(12) % config.num_classes
+    return train_gan(config, images, labels, recorder.callbacks(), **kwargs), recorder
+
+
+def nets(blob: bytes) -> dict[str, torch.Tensor]:
+    tree = unpack_state(blob)["trainer"]
+    return {f"{net}.{k}": v for net in ("generator", "g_ema", "discriminator") for k, v in tree[net].items()}
+
+
+@pytest.fixture(scope="module")
+def full() -> tuple[TrainResult, Recorder]:
+    return run(make_config())
+
+
+def test_metrics_and_sample_grid(full):
+    result, rec = full
+    assert len(rec.progress) == 5
+    for metrics in rec.progress:
+        assert set(metrics) == {"loss_g", "loss_d", "d_real", "d_fake", "augment_p", "r1", "pl"}
+        assert all(type(v) is float and v == v for v in metrics.values())
+    assert [m["augment_p"] for m in rec.progress] == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5])
+    image = Image.open(io.BytesIO(rec.samples[5]))
+    assert image.mode == "L" and image.size == (8 * 34 + 2, 2 * 34 + 2)  # a row per class
+    trainer = unpack_state(result.checkpoint)["trainer"]
+    assert (trainer["cur_nimg"], trainer["minibatch"]) == (20, 5)
+
+
+@pytest.mark.parametrize("stop_after", [2, 3])
+def test_resume_is_bit_identical_and_restores_p_and_the_image_count(full, stop_after):
+    interrupted, _ = run(make_config(), Recorder(stop_after=stop_after))
+    state = unpack_state(interrupted.checkpoint)["trainer"]
+    assert state["cur_nimg"] == 4 * stop_after
+    assert state["ada"]["p"] == full[1].progress[stop_after - 1]["augment_p"] > 0
+    torch.rand(10)  # the caller's global RNG use in between must not matter
+    resumed, rec = run(make_config(), resume_from=interrupted.checkpoint)
+    assert rec.progress == full[1].progress[stop_after:]
+    assert resumed.checkpoint == full[0].checkpoint
+
+
+@pytest.mark.parametrize(("augment", "p"), [("diffaugment", 1.0), ("none", 0.0)])
+def test_other_augmentations_train(augment, p):
+    _, rec = run(make_config(steps=2, channels=3, options={**OPTIONS, "augment": augment}))
+    assert [m["augment_p"] for m in rec.progress] == [p, p]
+
+
+def test_fine_tune_with_the_same_classes_keeps_every_weight(full):
+    started, _ = run(make_config(seed=5), Recorder(stop_after=0), init_weights_from=full[0].checkpoint)
+    base, tuned = nets(full[0].checkpoint), nets(started.checkpoint)
+    assert all(torch.equal(base[k], tuned[k]) for k in base)
+    state = unpack_state(started.checkpoint)["trainer"]
+    assert state["opt_g"]["state"] == {} and state["cur_nimg"] == 0 and state["ada"]["p"] == 0.0
+
+
+def test_fine_tune_onto_other_classes_reinitialises_only_the_class_embeddings(full):
+    config = make_config(seed=5, num_classes=3, class_names=["x", "y", "z"])
+    fresh, _ = run(config, Recorder(stop_after=0))
+    started, _ = run(config, Recorder(stop_after=0), init_weights_from=full[0].checkpoint)
+    base, fresh, tuned = nets(full[0].checkpoint), nets(fresh.checkpoint), nets(started.checkpoint)
+    class_keys = {k for k in tuned if ".mapping.embed." in k or ".projection." in k}
+    assert class_keys == {"generator.mapping.embed.weight", "g_ema.mapping.embed.weight",
+                          "discriminator.projection.fc.weight", "discriminator.projection.fc.bias",
+                          "discriminator.projection.embed.weight"}
+    for key in class_keys:
+        assert torch.equal(tuned[key], fresh[key]), key
+    for key in set(tuned) - class_keys:
+        if key.endswith("mapping.w_avg"):  # every new class starts at the base classes' mean
+            assert torch.equal(tuned[key], base[key].mean(0, keepdim=True).expand(3, -1)), key
+        else:
+            assert torch.equal(tuned[key], base[key]), key
+    finished, _ = run(config, init_weights_from=full[0].checkpoint)
+    assert finished.step == 5
+
+
+@pytest.mark.parametrize(("overrides", "named"), [
+    ({"resolution": 64}, "resolution"),
+    ({"width": 4}, "width"),
+    ({"z_dim": 16}, "z_dim"),
+    ({"options": {**OPTIONS, "w_dim": 16}}, "w_dim"),
+    ({"options": {**OPTIONS, "mapping_layers": 3}}, "mapping_layers"),
+    ({"architecture": "cdcgan", "options": {}, "lr": 2e-4}, "architecture"),
+    ({"num_classes": 1, "class_names": ["a"]}, "unconditional"),
+])
+def test_fine_tune_rejects_other_networks(full, overrides, named):
+    with pytest.raises(CheckpointError, match=named):
+        run(make_config(steps=1, **overrides), init_weights_from=full[0].checkpoint)
+
+
+def test_freeze_d_keeps_the_first_blocks():
+    config = make_config(options={**OPTIONS, "freeze_d": 2})
+    trainer = get_architecture("stylegan2-ada").make_trainer(config)
+    before = {k: v.clone() for k, v in trainer.discriminator.state_dict().items()}
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(2):
+        trainer.train_step(torch.rand(4, 1, 32, 32) * 2 - 1, torch.tensor([0, 1, 0, 1]), gen)
+    after = trainer.discriminator.state_dict()
+    frozen = {k for k in before if k.startswith(("blocks.0.", "blocks.1."))}
+    assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)
+    assert all(not torch.equal(before[k], after[k]) for k in set(before) - frozen)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda trainer: trainer.__setitem__("cur_nimg", -1),
+    lambda trainer: trainer.__setitem__("minibatch", 1.5),
+    lambda trainer: trainer.__setitem__("ada", None),
+    lambda trainer: trainer["ada"].__setitem__("p", 2.0),
+    lambda trainer: trainer["g_ema"].popitem(),
+    lambda trainer: trainer["generator"].pop("mapping.embed.weight"),
+])
+def test_invalid_trainer_state_is_rejected(full, edit):
+    tree = unpack_state(full[0].checkpoint)
+    edit(tree["trainer"])
+    with pytest.raises(CheckpointError):
+        checkpoint_info(pack_state(tree))
+
+
+def test_generation_from_a_stylegan_checkpoint(full):
+    blob = full[0].checkpoint
+    assert checkpoint_info(blob)["config"]["options"] == OPTIONS
+    sampler = load_sampler(blob)
+    images = sampler.generate([0, 1, 1, 0], [7, 7, 8, 7], truncation_psi=0.7)
+    assert images.shape == (4, 1, 32, 32) and images.dtype == torch.uint8
+    assert torch.equal(images[0], images[3]) and not torch.equal(images[1], images[2])
+    assert torch.equal(load_sampler(blob).generate([0, 1, 1, 0], [7, 7, 8, 7], truncation_psi=0.7), images)
+    # Alone, an image may differ by float rounding (CPU kernels block differently by batch size): one grey level.
+    alone = load_sampler(blob).generate([1], [8], truncation_psi=0.7)[0]
+    assert (alone.int() - images[2].int()).abs().max() <= 1
+    collapsed = sampler.generate([0, 0, 1], [1, 2, 3], truncation_psi=0.0)
+    assert torch.equal(collapsed[0], collapsed[1]) and not torch.equal(collapsed[0], collapsed[2])
