@@ -1,0 +1,361 @@
+"""Augmentation report: does adding synthetic images to the real training set help a classifier?
+
+Every setting of a grid (real only, real + n synthetic images per class, optionally with classical augmentation
+and/or class balancing) trains a classifier from scratch and is evaluated on the same real test set. Repeat r
+trains every setting with seed ``config.seed + r`` and the same synthetic images, so that settings are compared
+pairwise per repeat (a paired design): the uplift over the real-only baseline is the mean paired difference with
+its 95% t confidence interval and a one-sided paired t-test (alternative: the setting is better).
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torchvision.utils
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+from pytorch_grad_cam import GradCAM
+from pytorch_grad_cam.utils.image import show_cam_on_image
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+from scipy import stats
+from torch import nn
+
+from models.classification import (
+    ClassifierConfig,
+    batches_per_epoch,
+    check_images,
+    classification_metrics,
+    predict_proba,
+    resize_images,
+    save_classifier,
+    train_classifier,
+)
+from models.classifiers import gradcam_target_layer
+from models.data import to_training_range
+
+# (class_index, count, seed) -> uint8 [count, C, R, R] at the classifier's channels and resolution.
+SyntheticSource = Callable[[int, int, int], torch.Tensor]
+SIGNIFICANCE = 0.05
+
+
+@dataclass
+class ReportConfig:
+    classifier: ClassifierConfig  # its seed and classical_augmentation are set per setting and repeat
+    synthetic_per_class: list[int] = field(default_factory=lambda: [0, 100, 300])
+    classical_augmentation: bool = False
+    class_balance: bool = False
+    repeats: int = 3
+    seed: int = 0
+    gradcam_samples: int = 8
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.classifier, ClassifierConfig):
+            raise ValueError("classifier must be a ClassifierConfig")
+        counts = self.synthetic_per_class
+        if (not isinstance(counts, list) or not counts or len(set(counts)) != len(counts)
+                or not all(_is_int(n) and n >= 0 for n in counts)):
+            raise ValueError("synthetic_per_class must be a non-empty list of distinct ints >= 0")
+        for name in ("repeats", "seed", "gradcam_samples"):
+            if not _is_int(getattr(self, name)):
+                raise ValueError(f"{name} must be an int, got {getattr(self, name)!r}")
+        if self.repeats < 1 or self.seed < 0 or self.gradcam_samples < 0:
+            raise ValueError("repeats must be >= 1, seed and gradcam_samples >= 0")
+        if not isinstance(self.classical_augmentation, bool) or not isinstance(self.class_balance, bool):
+            raise ValueError("classical_augmentation and class_balance must be bools")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "classifier": self.classifier.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReportConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown report config keys: {unknown}")
+        if not isinstance(data.get("classifier"), Mapping):
+            raise ValueError("report config needs a classifier config object")
+        return cls(**{**data, "classifier": ClassifierConfig.from_dict(data["classifier"])})
+
+
+@dataclass(frozen=True)
+class Setting:
+    synthetic_per_class: int
+    classical_augmentation: bool
+    balanced: bool
+
+    @property
+    def key(self) -> str:
+        parts = ["real"] + ([str(self.synthetic_per_class)] if self.synthetic_per_class else [])
+        return "+".join(parts + ["aug"] * self.classical_augmentation + ["balanced"] * self.balanced)
+
+    @property
+    def label(self) -> str:
+        n = self.synthetic_per_class
+        text = f"real + {n} synthetic per class" if n else "real only"
+        if self.balanced:
+            text += ", classes balanced"
+        if self.classical_augmentation:
+            text += ", classical augmentation"
+        return text
+
+    def synthetic_counts(self, class_counts: list[int]) -> list[int]:
+        """Synthetic images per class: n, plus the top-up to the largest real class when balanced."""
+        largest = max(class_counts)
+        return [self.synthetic_per_class + (largest - count if self.balanced else 0) for count in class_counts]
+
+
+@dataclass
+class ReportResult:
+    summary: dict[str, Any]
+    baseline_classifier: bytes  # the real-only classifier of repeat 0 (save_classifier)
+    plots: dict[str, bytes]  # "metrics.png", "per_class_recall.png"
+    gradcam: dict[str, bytes]  # setting key -> PNG: test images above, Grad-CAM of their true class below
+
+
+def report_settings(config: ReportConfig) -> list[Setting]:
+    """The grid; the real-only baseline (n=0, no augmentation, unbalanced) always comes first."""
+    counts = sorted({0, *config.synthetic_per_class})
+    return [Setting(n, aug, balanced)
+            for balanced in [False] + [True] * config.class_balance
+            for aug in [False] + [True] * config.classical_augmentation
+            for n in counts]
+
+
+def run_report(config: ReportConfig, train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
+               synthetic: SyntheticSource, progress: Callable[[int, int, str], None] | None = None,
+               should_stop: Callable[[], bool] | None = None) -> ReportResult:
+    """Train and evaluate every setting `config.repeats` times; see the module docstring.
+
+    train and test are (uint8 images [N, C, R, R], long labels [N]); they are resized to the classifier's
+    resolution and channels if they differ. progress(done_batches, total_batches, what) after every training
+    batch; should_stop() raises models.classification.TrainingStopped from inside a training.
+    """
+    classifier = config.classifier
+    train_images, train_labels = _prepared(train, classifier, "train")
+    test_images, test_labels = _prepared(test, classifier, "test")
+    class_counts = torch.bincount(train_labels, minlength=classifier.num_classes).tolist()
+    absent = [classifier.class_names[c] for c in test_labels.unique().tolist() if class_counts[c] == 0]
+    if absent:
+        raise ValueError(f"test set has classes without training images: {absent}")
+    settings = report_settings(config)
+    sizes = {s: len(train_images) + sum(s.synthetic_counts(class_counts)) for s in settings}
+    total = config.repeats * classifier.epochs * sum(batches_per_epoch(n, classifier.batch_size)
+                                                     for n in sizes.values())
+    needed = [max(s.synthetic_counts(class_counts)[c] for s in settings) for c in range(classifier.num_classes)]
+    gradcam_index = _spread_over_classes(test_labels, config.gradcam_samples)
+
+    runs: dict[Setting, list[dict[str, Any]]] = {s: [] for s in settings}
+    gradcam: dict[str, bytes] = {}
+    baseline_classifier = b""
+    done = 0
+    for repeat in range(config.repeats):
+        pool = [_synthetic_pool(synthetic, c, n, config.seed + repeat, classifier) for c, n in enumerate(needed)]
+        for setting in settings:
+            images, labels = _training_set(train_images, train_labels, pool, setting.synthetic_counts(class_counts))
+            run_config = dataclasses.replace(classifier, seed=config.seed + repeat,
+                                             classical_augmentation=setting.classical_augmentation)
+            what = f"repeat {repeat + 1}/{config.repeats}: {setting.label}"
+
+            def report_batch(batch: int, _: int, offset: int = done, what: str = what) -> None:
+                if progress is not None:
+                    progress(offset + batch, total, what)
+
+            model = train_classifier(run_config, images, labels, report_batch, should_stop)
+            done += run_config.epochs * batches_per_epoch(len(images), run_config.batch_size)
+            probs = predict_proba(model, test_images, classifier.device)
+            runs[setting].append(classification_metrics(probs, test_labels, classifier.num_classes))
+            if repeat == 0:
+                if setting == settings[0]:
+                    baseline_classifier = save_classifier(run_config, model)
+                if len(gradcam_index):
+                    gradcam[setting.key] = _gradcam_png(run_config, model, test_images[gradcam_index],
+                                                        test_labels[gradcam_index])
+
+    summary = _summary(config, settings, runs, sizes, len(test_images))
+    return ReportResult(summary, baseline_classifier, _plots(summary), gradcam)
+
+
+def mean_ci(values: list[float]) -> dict[str, Any]:
+    """Mean, sample std (0 for one value) and the 95% t interval of the mean ([mean, mean] for one value or
+    no spread)."""
+    n, mean = len(values), float(np.mean(values))
+    std = float(np.std(values, ddof=1)) if n > 1 else 0.0
+    half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n) if n > 1 and std > 0 else 0.0
+    return {"mean": mean, "std": std, "ci95": [mean - half, mean + half], "runs": [float(v) for v in values]}
+
+
+def paired_uplift(values: list[float], baseline: list[float]) -> dict[str, Any]:
+    """Mean paired difference values - baseline with its 95% t interval, and a one-sided test that it is > 0.
+
+    The test is the paired t-test (scipy.stats.ttest_rel, alternative="greater"). When the differences do not
+    vary the t statistic is undefined; then the exact one-sided sign test is used (p = 0.5^n when all n
+    differences are positive, 1 when none is), which needs 5 repeats to reach p < 0.05. One repeat: no test
+    (p_value None). significant = p < 0.05 and mean > 0.
+    """
+    differences = np.asarray(values, dtype=float) - np.asarray(baseline, dtype=float)
+    interval = mean_ci(differences.tolist())
+    p_value: float | None = None
+    test = None
+    if len(differences) > 1:
+        if np.ptp(differences) > 0:
+            test, p_value = "paired t-test, one-sided", float(stats.ttest_rel(values, baseline,
+                                                                              alternative="greater").pvalue)
+        else:  # all differences equal: all positive, all zero or all negative
+            test, p_value = "sign test, one-sided", 0.5 ** len(differences) if differences[0] > 0 else 1.0
+    mean = interval["mean"]
+    return {"mean": mean, "ci95": interval["ci95"], "p_value": p_value, "test": test,
+            "significant": p_value is not None and p_value < SIGNIFICANCE and mean > 0}
+
+
+def _prepared(data: tuple[torch.Tensor, torch.Tensor], classifier: ClassifierConfig,
+              what: str) -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = data
+    check_images(images, None, None, f"{what} images")
+    if len(images) == 0:
+        raise ValueError(f"the {what} set is empty")
+    if labels.dtype != torch.long or tuple(labels.shape) != (len(images),):
+        raise ValueError(f"{what} labels must be a long tensor [{len(images)}], got {labels.dtype} "
+                         f"{tuple(labels.shape)}")
+    if labels.min() < 0 or labels.max() >= classifier.num_classes:
+        raise ValueError(f"{what} labels must be in [0, {classifier.num_classes})")
+    return resize_images(images, classifier.resolution, classifier.channels), labels
+
+
+def _synthetic_pool(synthetic: SyntheticSource, class_index: int, count: int, seed: int,
+                    classifier: ClassifierConfig) -> torch.Tensor:
+    """The most images any setting takes for this class and repeat; settings take a prefix of it."""
+    shape = (count, classifier.channels, classifier.resolution, classifier.resolution)
+    if count == 0:
+        return torch.empty(shape, dtype=torch.uint8)
+    images = synthetic(class_index, count, seed)
+    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or tuple(images.shape) != shape:
+        got = f"{images.dtype} {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"synthetic source returned {got} for class {class_index}; expected uint8 {list(shape)}")
+    return images
+
+
+def _training_set(images: torch.Tensor, labels: torch.Tensor, pool: list[torch.Tensor],
+                  counts: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    extra = [pool[c][:n] for c, n in enumerate(counts)]
+    extra_labels = [torch.full((n,), c, dtype=torch.long) for c, n in enumerate(counts)]
+    return torch.cat([images, *extra]), torch.cat([labels, *extra_labels])
+
+
+def _spread_over_classes(labels: torch.Tensor, count: int) -> torch.Tensor:
+    """Indices of `count` test images taking classes in turn: the first of each class, then the second..."""
+    rank = torch.empty_like(labels)
+    for c in labels.unique():
+        members = (labels == c).nonzero().flatten()
+        rank[members] = torch.arange(len(members))
+    order = torch.argsort(rank * (int(labels.max()) + 1) + labels, stable=True)
+    return order[:count]
+
+
+def _summary(config: ReportConfig, settings: list[Setting], runs: dict[Setting, list[dict[str, Any]]],
+             sizes: dict[Setting, int], test_size: int) -> dict[str, Any]:
+    class_names = config.classifier.class_names
+    baseline = runs[settings[0]]
+    rows = []
+    for setting in settings:
+        results = runs[setting]
+        row: dict[str, Any] = {
+            "key": setting.key, "label": setting.label, "synthetic_per_class": setting.synthetic_per_class,
+            "classical_augmentation": setting.classical_augmentation, "balanced": setting.balanced,
+            "train_images": sizes[setting],
+        }
+        for metric in ("accuracy", "macro_f1"):
+            row[metric] = mean_ci([r[metric] for r in results])
+        row["per_class"] = {name: {kind: float(np.mean([r[kind][c] for r in results]))
+                                   for kind in ("precision", "recall")}
+                            for c, name in enumerate(class_names)}
+        row["confusion"] = np.sum([r["confusion"] for r in results], axis=0).tolist()
+        row["uplift"] = None if setting == settings[0] else {
+            metric: paired_uplift([r[metric] for r in results], [r[metric] for r in baseline])
+            for metric in ("accuracy", "macro_f1")}
+        rows.append(row)
+    return {"classes": list(class_names), "classifier": config.classifier.architecture, "repeats": config.repeats,
+            "test_images": test_size, "baseline": settings[0].key, "settings": rows}
+
+
+def _gradcam_png(config: ClassifierConfig, model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> bytes:
+    x = to_training_range(images).to(config.device)
+    with GradCAM(model=model, target_layers=[gradcam_target_layer(config.architecture, model)]) as cam:
+        heatmaps = cam(input_tensor=x, targets=[ClassifierOutputTarget(int(label)) for label in labels])
+    rgb = images.expand(-1, 3, -1, -1).permute(0, 2, 3, 1).numpy()
+    overlays = np.stack([show_cam_on_image(image.astype(np.float32) / 255, heatmap, use_rgb=True)
+                         for image, heatmap in zip(rgb, heatmaps)])
+    rows = torch.from_numpy(np.concatenate([rgb, overlays])).permute(0, 3, 1, 2)
+    grid = torchvision.utils.make_grid(rows, nrow=len(images), padding=2)
+    return _png(Image.fromarray(grid.permute(1, 2, 0).numpy()))
+
+
+def _plots(summary: dict[str, Any]) -> dict[str, bytes]:
+    return {"metrics.png": _metrics_plot(summary), "per_class_recall.png": _recall_plot(summary)}
+
+
+def _metrics_plot(summary: dict[str, Any]) -> bytes:
+    figure = Figure(figsize=(10, 5), layout="constrained")
+    FigureCanvasAgg(figure)
+    variants: dict[str, list[dict[str, Any]]] = {}
+    for row in summary["settings"]:
+        name = ", ".join(["classical augmentation"] * row["classical_augmentation"]
+                         + ["classes balanced"] * row["balanced"]) or "real + synthetic"
+        variants.setdefault(name, []).append(row)
+    # Variants share their x values: shift each a little so that their error bars do not hide each other.
+    dodge = 0.012 * max(max(row["synthetic_per_class"] for row in summary["settings"]), 1)
+    for ax, metric, title in zip(figure.subplots(1, 2), ("accuracy", "macro_f1"), ("Accuracy", "Macro F1")):
+        for i, (name, rows) in enumerate(variants.items()):
+            x = np.array([row["synthetic_per_class"] for row in rows]) + (i - (len(variants) - 1) / 2) * dodge
+            mean = np.array([row[metric]["mean"] for row in rows])
+            low, high = np.array([row[metric]["ci95"] for row in rows]).T
+            ax.errorbar(x, mean, yerr=[mean - low, high - mean], marker="o", capsize=4, label=name)
+        bottom, top = ax.get_ylim()
+        ax.set_ylim(max(bottom, 0.0), min(top, 1.05))  # t intervals can reach past the possible range
+        ax.set(title=f"{title} (mean, 95% CI over {summary['repeats']} repeats)", xlabel="synthetic images per class",
+               ylabel=title)
+        ax.grid(alpha=0.3)
+    figure.legend(*figure.axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2)
+    return _figure_png(figure)
+
+
+def _recall_plot(summary: dict[str, Any]) -> bytes:
+    classes, rows = summary["classes"], summary["settings"]
+    figure = Figure(figsize=(max(8.0, 2 + 0.3 * len(classes) * len(rows)), 5 + 0.15 * len(rows)),
+                    layout="constrained")
+    FigureCanvasAgg(figure)
+    ax = figure.subplots()
+    width = 0.8 / len(rows)
+    positions = np.arange(len(classes))
+    palette = colormaps["tab10" if len(rows) <= 10 else "tab20"]
+    for i, row in enumerate(rows):
+        recall = [row["per_class"][name]["recall"] for name in classes]
+        ax.bar(positions + (i - (len(rows) - 1) / 2) * width, recall, width, label=row["label"],
+               color=palette(i % palette.N))
+    ax.set_xticks(positions, classes, rotation=20, ha="right", rotation_mode="anchor")
+    ax.set(ylim=(0, 1.05), ylabel="recall (mean over repeats)", title="Per-class recall on the test set")
+    figure.legend(fontsize="small", loc="outside lower center", ncols=2)
+    return _figure_png(figure)
+
+
+def _figure_png(figure: Figure) -> bytes:
+    out = io.BytesIO()
+    figure.savefig(out, format="png", dpi=100)
+    return out.getvalue()
+
+
+def _png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
