@@ -12,6 +12,7 @@ run: $(INSTALLED)
 	$(VENV)/bin/defectgen serve
 
 test: $(INSTALLED) system-tools
+	$(VENV)/bin/ruff check .
 	$(PYTHON) -m pytest
 
 system-tools:

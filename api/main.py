@@ -10,7 +10,7 @@ from fastapi import FastAPI, HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors, health
-from api.routers import backbones, batches, datasets, jobs, models
+from api.routers import backbones, batches, datasets, jobs, models, reports
 from core.datasets import remove_orphans
 from core.db import session_scope
 from core.keys import add_key
@@ -89,7 +89,8 @@ def create_app() -> FastAPI:
     app.add_middleware(AdmissionLimit)
     app.add_middleware(health.RequestMetrics)
     app.add_middleware(UploadLimit)
-    for router in (health.router, datasets.router, jobs.router, models.router, batches.router, backbones.router):
+    for router in (health.router, datasets.router, jobs.router, models.router, batches.router, backbones.router,
+                   reports.router):
         app.include_router(router)
     return app
 

@@ -21,9 +21,16 @@ ACTIVE = frozenset({QUEUED, RUNNING})
 
 
 def active_users(session: Session, workspace_id: str, resource_id: str, params: tuple[str, ...]) -> list[str]:
-    """Ids of queued or running jobs whose parameters `params` name `resource_id`."""
+    """Ids of queued or running jobs whose parameters `params` name `resource_id`, at any nesting depth."""
     active = session.scalars(select(Job).where(Job.workspace_id == workspace_id, Job.status.in_(ACTIVE)))
-    return [job.id for job in active if any(job.params.get(name) == resource_id for name in params)]
+    return [job.id for job in active if _names(job.params, resource_id, params)]
+
+
+def _names(value: Any, resource_id: str, params: tuple[str, ...]) -> bool:
+    if isinstance(value, dict):
+        return any((key in params and item == resource_id) or _names(item, resource_id, params)
+                   for key, item in value.items())
+    return isinstance(value, list) and any(_names(item, resource_id, params) for item in value)
 
 
 def add_event(session: Session, job_id: str, type_: str, data: dict[str, Any], step: int | None = None) -> None:

@@ -57,3 +57,19 @@ def best_checkpoint_key(job_id: str) -> str:
 def feature_stats_key(dataset_sha256: str, backbone_fingerprint: str, resolution: int, channels: int) -> str:
     """Real-data statistics depend only on the images, the backbone and the size they are compared at."""
     return f"stats/{dataset_sha256}/{backbone_fingerprint}/{resolution}x{channels}.safetensors"
+
+
+def report_prefix(report_id: str) -> str:
+    return f"reports/{report_id}/"
+
+
+def report_plot_key(report_id: str, name: str) -> str:
+    return f"{report_prefix(report_id)}plots/{name}"
+
+
+def report_gradcam_key(report_id: str, setting: str) -> str:
+    return f"{report_prefix(report_id)}gradcam/{setting}.png"
+
+
+def classifier_key(model_id: str) -> str:
+    return f"models/{model_id}/classifier.safetensors"

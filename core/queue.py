@@ -11,7 +11,7 @@ from celery import Celery
 
 from core.settings import Settings, get_settings
 
-GPU_KINDS = frozenset({"train", "generate", "evaluate"})
+GPU_KINDS = frozenset({"train", "generate", "evaluate", "augmentation_report"})
 
 
 def queue_for(kind: str) -> str:

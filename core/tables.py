@@ -111,9 +111,12 @@ class JobEvent(Base):
 
 
 class Model(Base):
+    """A generator (a GAN checkpoint) or a classifier (trained by an augmentation report, or imported)."""
+
     __tablename__ = "models"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="generator", server_default="generator")
     architecture: Mapped[str] = mapped_column(String(40))
     dataset_id: Mapped[str | None] = mapped_column(String(40), default=None)
     job_id: Mapped[str | None] = mapped_column(String(40), default=None)
@@ -122,6 +125,8 @@ class Model(Base):
     channels: Mapped[int] = mapped_column(Integer)
     step: Mapped[int | None] = mapped_column(Integer, default=None)
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The training configuration as the checkpoint holds it; None for rows made before it was recorded.
+    config: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     object_key: Mapped[str] = mapped_column(String(600))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -152,4 +157,20 @@ class Backbone(Base):
     in_channels: Mapped[int] = mapped_column(Integer)
     object_key: Mapped[str] = mapped_column(String(600))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Report(Base):
+    """An augmentation report: does a classifier trained with synthetic images beat one trained without?"""
+
+    __tablename__ = "reports"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[str] = mapped_column(String(40))
+    train_dataset_id: Mapped[str] = mapped_column(String(40))
+    test_dataset_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    synthetic_source: Mapped[dict[str, Any]]
+    classifier: Mapped[str] = mapped_column(String(40))
+    classifier_model_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    summary: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -35,6 +35,9 @@ class Architecture(ABC):
     hyperparameter_defaults: ClassVar[dict[str, float]]  # "lr", "beta1", "beta2"
     option_defaults: ClassVar[dict[str, Any]] = {}  # every option accepted, with its default
     shape_options: ClassVar[tuple[str, ...]] = ()  # options that change tensor shapes: a fine-tune keeps them
+    # True where a one-class model has no class inputs at all, so it cannot be fine-tuned onto several classes
+    # (or the reverse).
+    one_class_is_unconditional: ClassVar[bool] = False
 
     @abstractmethod
     def make_trainer(self, config: GanConfig) -> GanTrainer: ...

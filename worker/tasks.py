@@ -26,3 +26,10 @@ def evaluate(job_id: str) -> None:
     from worker.jobs.evaluate import run_evaluate
 
     run_job(job_id, run_evaluate)
+
+
+@app.task(name=task_name("augmentation_report"))
+def augmentation_report(job_id: str) -> None:
+    from worker.jobs.report import run_augmentation_report
+
+    run_job(job_id, run_augmentation_report)

@@ -12,6 +12,7 @@ from api.rows import owned, page
 from api.schemas.common import Page
 from api.schemas.resources import BatchOut, DownloadUrl
 from core.batches import batch_zip
+from core.jobs import active_users
 from core.objects import batch_prefix, batch_zip_key
 from core.storage import IterReader
 from core.tables import Batch, utcnow
@@ -37,6 +38,9 @@ def read_batch(batch_id: str, workspace: WorkspaceDep, session: SessionDep) -> B
 @router.delete("/{batch_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_batch(batch_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> None:
     batch = get_batch(session, workspace, batch_id)
+    users = active_users(session, workspace, batch_id, ("batch_id",))
+    if users:
+        raise Problem(409, f"batch {batch_id!r} is used by active jobs: {', '.join(users)}")
     session.delete(batch)
     session.commit()
     store.delete_prefix(batch_prefix(batch_id))

@@ -87,7 +87,8 @@ def dataset_preview(dataset_id: str, workspace: WorkspaceDep, session: SessionDe
 @router.delete("/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_dataset(dataset_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> None:
     dataset = get_dataset(session, workspace, dataset_id)
-    users = active_users(session, workspace, dataset_id, ("dataset_id",))
+    users = active_users(session, workspace, dataset_id,
+                         ("dataset_id", "train_dataset_id", "test_dataset_id", "top_up_dataset_id"))
     if users:
         raise Problem(409, f"dataset {dataset_id!r} is used by active jobs: {', '.join(users)}")
     session.delete(dataset)

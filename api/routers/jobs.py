@@ -11,27 +11,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.deps import CursorQuery, LimitQuery, SessionDep, StoreDep, WorkspaceDep
-from api.errors import Problem, invalid, not_found
-from api.rows import Row, owned, page
+from api.errors import Problem, not_found
+from api.job_checks import CHECKS
+from api.rows import owned, page
 from api.schemas.common import Page
-from api.schemas.jobs import (
-    INCEPTION,
-    EvaluateParams,
-    GenerateParams,
-    JobCreate,
-    JobEventOut,
-    JobOut,
-    SampleOut,
-    TrainParams,
-)
+from api.schemas.jobs import JobCreate, JobEventOut, JobOut, SampleOut
 from core import jobs
 from core.ids import new_id
 from core.objects import sample_key
 from core.queue import enqueue
-from core.settings import get_settings
-from core.storage import get_store
-from core.tables import Backbone, Dataset, Job, JobEvent, Model, utcnow
-from core.weights import IMPORT_HINT, inception_available
+from core.tables import Job, JobEvent, utcnow
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -40,67 +29,6 @@ JobStatus = Annotated[str | None, Query(pattern="^(" + "|".join(jobs.STATUSES) +
 
 def get_job(session: Session, workspace: str, job_id: str) -> Job:
     return owned(session, Job, workspace, job_id, "job")
-
-
-NOUNS = {Dataset: "dataset", Model: "model", Backbone: "backbone"}
-
-
-def _named(session: Session, table: type[Row], workspace: str, id_: str, field: str) -> Row:
-    """A row that a job's parameters name: unknown, or another workspace's, is a 422 on that field."""
-    try:
-        return owned(session, table, workspace, id_, NOUNS[table])
-    except Problem as exc:
-        raise invalid(["body", "params", field], exc.detail) from None
-
-
-def _check_backbone(session: Session, workspace: str, ref: str, channels: int, field: str) -> None:
-    if ref == INCEPTION:
-        if not inception_available(get_settings(), get_store()):
-            raise invalid(["body", "params", field], IMPORT_HINT)
-        return
-    backbone = _named(session, Backbone, workspace, ref, field)
-    if backbone.in_channels < channels:
-        raise invalid(["body", "params", field],
-                      f"backbone {ref} takes {backbone.in_channels}-channel images, these have {channels}")
-
-
-def _check_train(session: Session, workspace: str, params: TrainParams) -> dict:
-    dataset = _named(session, Dataset, workspace, params.dataset_id, "dataset_id")
-    resolved = params.model_dump()
-    resolved["channels"] = params.channels or (1 if dataset.image_mode == "L" else 3)
-    if params.base_model_id:
-        base = _named(session, Model, workspace, params.base_model_id, "base_model_id")
-        classes = [c["name"] for c in dataset.classes]
-        mine = (params.architecture, params.resolution, resolved["channels"], classes)
-        theirs = (base.architecture, base.resolution, base.channels, base.classes)
-        if mine != theirs:
-            raise invalid(["body", "params", "base_model_id"],
-                          f"cannot fine-tune {base.architecture} {base.resolution}px {base.channels}ch "
-                          f"classes {base.classes} into {mine[0]} {mine[1]}px {mine[2]}ch classes {classes}")
-    if params.eval_every:
-        _check_backbone(session, workspace, params.eval_backbone, resolved["channels"], "eval_backbone")
-    return resolved
-
-
-def _check_generate(session: Session, workspace: str, params: GenerateParams) -> dict:
-    model = _named(session, Model, workspace, params.model_id, "model_id")
-    unknown = sorted(set(params.counts or ()) - set(model.classes))
-    if unknown:
-        raise invalid(["body", "params", "counts"], f"classes {unknown} are not among the model's {model.classes}")
-    return params.model_dump()
-
-
-def _check_evaluate(session: Session, workspace: str, params: EvaluateParams) -> dict:
-    model = _named(session, Model, workspace, params.model_id, "model_id")
-    dataset = _named(session, Dataset, workspace, params.dataset_id, "dataset_id")
-    missing = sorted(set(model.classes) - {c["name"] for c in dataset.classes})
-    if missing:
-        raise invalid(["body", "params", "dataset_id"], f"the dataset lacks the model's classes {missing}")
-    _check_backbone(session, workspace, params.backbone, model.channels, "backbone")
-    return params.model_dump()
-
-
-CHECKS = {"train": _check_train, "generate": _check_generate, "evaluate": _check_evaluate}
 
 
 def _request_hash(body: JobCreate) -> str:

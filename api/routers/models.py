@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, UploadFile, status
 from fastapi.responses import StreamingResponse
@@ -15,9 +15,10 @@ from api.schemas.common import Page
 from api.schemas.resources import ModelOut
 from core.ids import new_id
 from core.jobs import active_users
-from core.objects import model_key
+from core.objects import classifier_key, model_key
 from core.tables import Model
-from models.checkpoint import CheckpointError
+from models.checkpoint import CheckpointError, unpack_state
+from models.classification import CLASSIFIER_FORMAT, load_classifier
 from models.generation import checkpoint_info
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -41,7 +42,7 @@ def read_model(model_id: str, workspace: WorkspaceDep, session: SessionDep) -> M
 @router.delete("/{model_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_model(model_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> None:
     model = get_model(session, workspace, model_id)
-    users = active_users(session, workspace, model_id, ("model_id", "base_model_id"))
+    users = active_users(session, workspace, model_id, ("model_id", "base_model_id", "classifier_model_id"))
     if users:
         raise Problem(409, f"model {model_id!r} is used by active jobs: {', '.join(users)}")
     session.delete(model)
@@ -74,23 +75,35 @@ def _is_safetensors(blob: bytes) -> bool:
         return False
 
 
+def _describe(blob: bytes) -> dict[str, Any]:
+    """The Model fields a checkpoint implies; CheckpointError unless it loads completely."""
+    if unpack_state(blob).get("format") == CLASSIFIER_FORMAT:
+        config = load_classifier(blob)[0].to_dict()
+        return {"kind": "classifier", "architecture": config["architecture"], "classes": config["class_names"],
+                "resolution": config["resolution"], "channels": config["channels"], "step": None, "config": config}
+    info = checkpoint_info(blob)
+    config = info["config"]
+    return {"kind": "generator", "architecture": config["architecture"], "classes": config["class_names"],
+            "resolution": config["resolution"], "channels": config["channels"], "step": info["step"],
+            "config": config}
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ModelOut,
              responses={code: {"description": "problem+json"} for code in (415, 422)})
 def import_model(workspace: WorkspaceDep, session: SessionDep, store: StoreDep,
-                 file: Annotated[UploadFile, File(description="a defectgen checkpoint (safetensors)")]) -> Model:
+                 file: Annotated[UploadFile, File(description="a defectgen generator or classifier checkpoint "
+                                                              "(safetensors)")]) -> Model:
     blob = file.file.read()
     if not _is_safetensors(blob):
         raise Problem(415, "only safetensors checkpoints are accepted: pickled formats (.pt, .pth, .ckpt) "
                            "can run code when loaded", errors=[{"loc": ["body", "file"], "msg": "not safetensors"}])
     try:
-        info = checkpoint_info(blob)
+        fields = _describe(blob)
     except CheckpointError as exc:
         raise Problem(422, f"not a usable defectgen checkpoint: {exc}",
                       errors=[{"loc": ["body", "file"], "msg": str(exc)}]) from None
-    config = info["config"]
     model_id = new_id("mdl")
-    model = Model(id=model_id, workspace_id=workspace, architecture=config["architecture"],
-                  classes=list(config["class_names"]), resolution=config["resolution"], channels=config["channels"],
-                  step=info["step"], metrics={}, object_key=model_key(model_id), size_bytes=len(blob))
+    key = classifier_key(model_id) if fields["kind"] == "classifier" else model_key(model_id)
+    model = Model(id=model_id, workspace_id=workspace, metrics={}, object_key=key, size_bytes=len(blob), **fields)
     add_with_object(session, store, model, blob)
     return model

@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import Field
+
 from api.schemas.common import ClassCount, Out
 
 
@@ -22,6 +24,7 @@ class DatasetOut(Out):
 
 class ModelOut(Out):
     id: str
+    kind: str = Field(description='"generator" (a GAN) or "classifier" (from an augmentation report, or imported)')
     architecture: str
     dataset_id: str | None
     job_id: str | None
@@ -30,6 +33,7 @@ class ModelOut(Out):
     channels: int
     step: int | None
     metrics: dict[str, Any]
+    config: dict[str, Any] | None = Field(description="The training configuration the checkpoint holds.")
     created_at: datetime
     size_bytes: int
 
@@ -56,4 +60,20 @@ class BackboneOut(Out):
     feature_dim: int
     in_channels: int
     size_bytes: int
+    created_at: datetime
+
+
+class ReportOut(Out):
+    id: str
+    job_id: str
+    train_dataset_id: str
+    test_dataset_id: str | None
+    synthetic_source: dict[str, str]
+    classifier: str
+    classifier_model_id: str | None
+    summary: dict[str, Any] = Field(description="Per setting: accuracy and macro-F1 (mean, std, ci95, runs), "
+                                                "per-class precision and recall, the confusion matrix, and the "
+                                                "uplift over real-only training with its paired test.")
+    plots: dict[str, str] = Field(description="Plot name -> URL of its PNG.")
+    gradcam: dict[str, str] = Field(description="Setting key -> URL of its Grad-CAM grid (PNG).")
     created_at: datetime

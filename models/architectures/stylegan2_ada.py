@@ -52,6 +52,7 @@ class StyleGAN2ADA(Architecture):
         "ema_images": 10_000, "freeze_d": 0, "compile": False,
     }
     shape_options = ("mapping_layers", "w_dim")
+    one_class_is_unconditional = True
 
     def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         merged = super().check_options(options)

@@ -1,17 +1,26 @@
-"""The generate job: a model -> N labelled images per class, stored as a batch."""
+"""The generate job: a model -> labelled images per class, stored as a batch.
+
+Counts may be targets for real plus generated images (top-up), and a filter may keep only the images a
+classifier finds confident or informative, or that are no near-copies of the training images: then images are
+over-generated, class by class, until the counts are met or the candidate cap is reached.
+"""
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import numpy as np
+import torch
 from PIL import Image as PILImage
 
 from core.batches import manifest_csv
 from core.objects import batch_file_key, batch_manifest_key, batch_prefix
-from core.tables import Batch, Model
+from core.tables import Batch, Dataset, Model
 from models.checkpoint import CheckpointError
+from models.classification import load_classifier, resize_images
+from models.filtering import NearCopyDetector, keep_mask, score_images
 from models.generation import Sampler, load_sampler
-from worker.jobs.common import load_row, torch_device
+from worker.jobs.common import load_dataset, load_row, torch_device
 from worker.runner import JobContext, JobFailed, JobStopped, Outcome
 
 CHUNK = 64
@@ -23,47 +32,164 @@ def _png(array: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def _write_images(ctx: JobContext, sampler: Sampler, classes: list[str], plan: list[tuple[str, int]],
-                  batch_id: str) -> tuple[list[dict], int]:
+class BatchWriter:
+    """Stores images under the batch's prefix and collects the manifest rows."""
+
+    def __init__(self, ctx: JobContext, batch_id: str) -> None:
+        self.ctx, self.batch_id = ctx, batch_id
+        self.rows: list[dict] = []
+        self.per_class: dict[str, int] = {}
+        self.size = 0
+
+    def add(self, name: str, images: torch.Tensor, seeds: list[int], scores: list[dict] | None = None) -> None:
+        arrays = images.permute(0, 2, 3, 1).numpy()
+        for k, (seed, array) in enumerate(zip(seeds, arrays)):
+            index = self.per_class[name] = self.per_class.get(name, 0) + 1
+            file = f"{name}/{name}_{index - 1:05d}.png"
+            data = _png(array)
+            self.ctx.store.put_bytes(batch_file_key(self.batch_id, file), data)
+            self.rows.append({"file": file, "class": name, "seed": seed, **(scores[k] if scores else {})})
+            self.size += len(data)
+
+
+def _targets(ctx: JobContext, model: Model) -> dict[str, int]:
+    """Images to generate per class."""
+    p = ctx.params
+    if p["counts"] is not None:
+        wanted = p["counts"]
+    elif p["count_per_class"] is not None:
+        wanted = dict.fromkeys(model.classes, p["count_per_class"])
+    else:
+        wanted = {}
+    if not p["top_up_dataset_id"]:
+        return wanted
+    dataset = load_row(ctx, Dataset, p["top_up_dataset_id"], "top_up_dataset")
+    real = {c["name"]: c["count"] for c in dataset.classes}
+    if not wanted:
+        wanted = dict.fromkeys(model.classes, max(real.get(name, 0) for name in model.classes))
+    return {name: max(0, target - real.get(name, 0)) for name, target in wanted.items()}
+
+
+def _write_unfiltered(ctx: JobContext, sampler: Sampler, classes: list[str], counts: dict[str, int],
+                      writer: BatchWriter) -> None:
     """Image k of the plan uses seed `seed + k`, so any image can be made again on its own."""
-    rows: list[dict] = []
-    size = 0
+    plan = [name for name in classes for _ in range(counts.get(name, 0))]
     for start in range(0, len(plan), CHUNK):
         if ctx.should_stop():
             raise JobStopped()
         chunk = plan[start:start + CHUNK]
         seeds = [ctx.params["seed"] + start + offset for offset in range(len(chunk))]
-        labels = [classes.index(name) for name, _ in chunk]
-        images = sampler.generate(labels, seeds, ctx.params["truncation_psi"]).permute(0, 2, 3, 1).numpy()
-        for (name, i), seed, array in zip(chunk, seeds, images):
-            file = f"{name}/{name}_{i:05d}.png"
-            data = _png(array)
-            ctx.store.put_bytes(batch_file_key(batch_id, file), data)
-            rows.append({"file": file, "class": name, "seed": seed})
-            size += len(data)
+        images = sampler.generate([classes.index(name) for name in chunk], seeds, ctx.params["truncation_psi"])
+        for name in dict.fromkeys(chunk):
+            picked = [i for i, n in enumerate(chunk) if n == name]
+            writer.add(name, images[picked], [seeds[i] for i in picked])
         ctx.report(start + len(chunk), len(plan), message="generating")
-    return rows, size
+
+
+@dataclass
+class Judge:
+    """Scores candidates with a classifier trained on real images; keeps what the filter asks for."""
+
+    classifier: torch.nn.Module
+    class_index: dict[str, int]
+    resolution: int
+    channels: int
+    mode: str | None
+    threshold: float
+    near_copies: NearCopyDetector | None
+    device: str
+
+    def __call__(self, name: str, images: torch.Tensor) -> tuple[torch.Tensor, list[dict]]:
+        x = resize_images(images, self.resolution, self.channels)
+        labels = torch.full((len(x),), self.class_index[name], dtype=torch.long)
+        label_prob, predicted = score_images(self.classifier, x, labels, self.device)
+        keep = torch.ones(len(x), dtype=torch.bool)
+        if self.mode is not None:
+            keep &= keep_mask(self.mode, self.threshold, label_prob, predicted, labels)
+        scores = [{"score": round(float(p), 6)} for p in label_prob]
+        if self.near_copies is not None:
+            near, ratios = self.near_copies(x)
+            keep &= ~near
+            for row, ratio in zip(scores, ratios):
+                row["near_copy_ratio"] = round(float(ratio), 6)
+        return keep, scores
+
+
+def _judge(ctx: JobContext, generator: Model, device: str) -> Judge:
+    f = ctx.params["filter"]
+    row = load_row(ctx, Model, f["classifier_model_id"], "classifier_model")
+    try:
+        config, classifier = load_classifier(ctx.store.get_bytes(row.object_key), device)
+    except CheckpointError as exc:
+        raise JobFailed("bad_checkpoint", f"classifier {row.id} cannot be loaded: {exc}") from None
+    near_copies = None
+    if f["dedupe_against_train"]:
+        dataset = load_row(ctx, Dataset, generator.dataset_id, "training_dataset")
+        train, _ = load_dataset(ctx.store, dataset, config.resolution, config.channels)
+        try:
+            near_copies = NearCopyDetector(config.architecture, classifier, train, f["dedupe_threshold"], device)
+        except ValueError as exc:
+            raise JobFailed("bad_data", f"cannot measure near-copies of dataset {dataset.id}: {exc}") from None
+    return Judge(classifier, {name: i for i, name in enumerate(config.class_names)}, config.resolution,
+                 config.channels, f["mode"], f["threshold"], near_copies, device)
+
+
+def _write_filtered(ctx: JobContext, sampler: Sampler, classes: list[str], counts: dict[str, int],
+                    writer: BatchWriter, judge: Judge) -> dict[str, dict[str, int]]:
+    """Candidate j of a class uses seed `seed + offset + j`, the offset being the caps of the classes before."""
+    p = ctx.params
+    factor = p["filter"]["max_candidates_factor"]
+    total = sum(counts.values())
+    report: dict[str, dict[str, int]] = {}
+    offset = done = 0
+    for name in classes:
+        wanted = counts.get(name, 0)
+        cap = wanted * factor
+        kept = tried = 0
+        while kept < wanted and tried < cap:
+            if ctx.should_stop():
+                raise JobStopped()
+            n = min(CHUNK, cap - tried)
+            seeds = [p["seed"] + offset + tried + k for k in range(n)]
+            images = sampler.generate([classes.index(name)] * n, seeds, p["truncation_psi"])
+            keep, scores = judge(name, images)
+            picked = torch.nonzero(keep).flatten()[:wanted - kept].tolist()
+            writer.add(name, images[picked], [seeds[i] for i in picked], [scores[i] for i in picked])
+            kept += len(picked)
+            tried += n
+            ctx.report(done + kept, total, message=f"generating and filtering {name}")
+        report[name] = {"requested": wanted, "kept": kept, "candidates": tried}
+        offset += cap
+        done += wanted
+    return report
 
 
 def run_generate(ctx: JobContext) -> Outcome:
     p = ctx.params
     model = load_row(ctx, Model, p["model_id"], "model")
+    device = torch_device(ctx.settings)
     try:
-        sampler = load_sampler(ctx.store.get_bytes(model.object_key), torch_device(ctx.settings))
+        sampler = load_sampler(ctx.store.get_bytes(model.object_key), device)
     except CheckpointError as exc:
         raise JobFailed("bad_checkpoint", f"model {model.id} cannot be loaded: {exc}") from None
-    counts = p["counts"] or {name: p["count_per_class"] for name in model.classes}
-    plan = [(name, i) for name in model.classes for i in range(counts.get(name, 0))]
+    counts = _targets(ctx, model)
     batch_id = "bat_" + ctx.job_id.removeprefix("job_")  # a retry overwrites its own partial output
+    writer = BatchWriter(ctx, batch_id)
+    result: dict = {"batch_id": batch_id}
     try:
-        rows, size = _write_images(ctx, sampler, model.classes, plan, batch_id)
-        ctx.store.put_bytes(batch_manifest_key(batch_id), manifest_csv(rows))
+        if p["filter"]:
+            result["filter"] = _write_filtered(ctx, sampler, model.classes, counts, writer, _judge(ctx, model, device))
+            extra: tuple[str, ...] = ("score",) + (("near_copy_ratio",) if p["filter"]["dedupe_against_train"] else ())
+        else:
+            _write_unfiltered(ctx, sampler, model.classes, counts, writer)
+            extra = ()
+        ctx.store.put_bytes(batch_manifest_key(batch_id), manifest_csv(writer.rows, extra))
     except BaseException:
         ctx.store.delete_prefix(batch_prefix(batch_id))
         raise
+    made = {name: writer.per_class.get(name, 0) for name in model.classes}
     batch = Batch(
-        id=batch_id, workspace_id=ctx.workspace_id, model_id=model.id, job_id=ctx.job_id, count=len(rows),
-        classes=[{"name": name, "count": counts[name]} for name in model.classes if counts.get(name)],
-        size_bytes=size,
+        id=batch_id, workspace_id=ctx.workspace_id, model_id=model.id, job_id=ctx.job_id, count=len(writer.rows),
+        classes=[{"name": name, "count": made[name]} for name in model.classes if made[name]], size_bytes=writer.size,
     )
-    return Outcome({"batch_id": batch_id}, [batch])
+    return Outcome(result, [batch])

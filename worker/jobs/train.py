@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from core.objects import best_checkpoint_key, checkpoint_key, model_key, sample_key
 from core.tables import Dataset, Model
+from core.train_config import gan_config
 from models.checkpoint import CheckpointError, read_checkpoint
-from models.config import GanConfig
 from models.generation import load_sampler
 from models.training import TrainCallbacks, train_gan
 from worker.jobs.common import load_dataset, load_row, torch_device
@@ -50,12 +50,10 @@ def run_train(ctx: JobContext) -> Outcome:
     base = load_row(ctx, Model, p["base_model_id"], "base_model") if p.get("base_model_id") else None
     classes = [c["name"] for c in dataset.classes]
     device = torch_device(ctx.settings)
-    config = GanConfig(
-        architecture=p["architecture"], resolution=p["resolution"], channels=p["channels"],
-        num_classes=len(classes), class_names=classes, steps=p["steps"], batch_size=p["batch_size"],
-        z_dim=p["z_dim"], width=p["width"], lr=p["lr"], beta1=p["beta1"], beta2=p["beta2"], seed=p["seed"],
-        sample_every=p["sample_every"], checkpoint_every=p["checkpoint_every"], device=device,
-    )
+    try:
+        config = gan_config(p, classes, device)
+    except ValueError as exc:  # the API checked it; an architecture changed since the job was queued
+        raise JobFailed("bad_params", str(exc)) from None
     ctx.report(0, config.steps, message="loading dataset")
     images, labels = load_dataset(ctx.store, dataset, config.resolution, config.channels)
     store = ctx.store
@@ -101,7 +99,8 @@ def run_train(ctx: JobContext) -> Outcome:
     model_id = "mdl_" + ctx.job_id.removeprefix("job_")
     store.put_bytes(model_key(model_id), chosen)
     model = Model(
-        id=model_id, workspace_id=ctx.workspace_id, architecture=config.architecture, dataset_id=dataset.id,
+        id=model_id, workspace_id=ctx.workspace_id, kind="generator", architecture=config.architecture,
+        dataset_id=dataset.id, config=config.to_dict(),
         job_id=ctx.job_id, classes=classes, resolution=config.resolution, channels=config.channels,
         step=step, metrics=metrics, object_key=model_key(model_id), size_bytes=len(chosen),
     )

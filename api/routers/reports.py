@@ -1,0 +1,71 @@
+"""Augmentation reports: what an augmentation_report job found, with its plots and Grad-CAM grids."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+from sqlalchemy.orm import Session
+
+from api.deps import CursorQuery, LimitQuery, SessionDep, StoreDep, WorkspaceDep
+from api.errors import not_found
+from api.rows import owned, page
+from api.schemas.common import Page
+from api.schemas.resources import ReportOut
+from core.objects import report_gradcam_key, report_plot_key, report_prefix
+from core.tables import Report
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+PNG = {200: {"content": {"image/png": {}}, "description": "a PNG image"}}
+
+
+def get_report(session: Session, workspace: str, report_id: str) -> Report:
+    return owned(session, Report, workspace, report_id, "report")
+
+
+def report_out(report: Report) -> ReportOut:
+    base = f"/v1/reports/{report.id}"
+    summary = {key: value for key, value in report.summary.items() if key not in ("plots", "gradcam")}
+    return ReportOut(
+        id=report.id, job_id=report.job_id, train_dataset_id=report.train_dataset_id,
+        test_dataset_id=report.test_dataset_id, synthetic_source=report.synthetic_source,
+        classifier=report.classifier, classifier_model_id=report.classifier_model_id, summary=summary,
+        plots={name.removesuffix(".png"): f"{base}/plots/{name}" for name in report.summary.get("plots", [])},
+        gradcam={key: f"{base}/gradcam/{key}.png" for key in report.summary.get("gradcam", [])},
+        created_at=report.created_at,
+    )
+
+
+@router.get("", response_model=Page[ReportOut])
+def list_reports(workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 50,
+                 cursor: CursorQuery = None) -> dict:
+    found = page(session, Report, workspace, limit, cursor)
+    return {**found, "items": [report_out(report) for report in found["items"]]}
+
+
+@router.get("/{report_id}", response_model=ReportOut)
+def read_report(report_id: str, workspace: WorkspaceDep, session: SessionDep) -> ReportOut:
+    return report_out(get_report(session, workspace, report_id))
+
+
+@router.delete("/{report_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_report(report_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> None:
+    """The report and its images; the classifier it registered is a model of its own and stays."""
+    report = get_report(session, workspace, report_id)
+    session.delete(report)
+    session.commit()
+    store.delete_prefix(report_prefix(report_id))
+
+
+@router.get("/{report_id}/plots/{name}", response_class=Response, responses=PNG)
+def report_plot(report_id: str, name: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> Response:
+    report = get_report(session, workspace, report_id)
+    if name not in report.summary.get("plots", []):
+        raise not_found("plot", f"{report_id}/{name}")
+    return Response(store.get_bytes(report_plot_key(report_id, name)), media_type="image/png")
+
+
+@router.get("/{report_id}/gradcam/{setting}.png", response_class=Response, responses=PNG)
+def report_gradcam(report_id: str, setting: str, workspace: WorkspaceDep, session: SessionDep,
+                   store: StoreDep) -> Response:
+    report = get_report(session, workspace, report_id)
+    if setting not in report.summary.get("gradcam", []):
+        raise not_found("Grad-CAM grid", f"{report_id}/{setting}")
+    return Response(store.get_bytes(report_gradcam_key(report_id, setting)), media_type="image/png")
