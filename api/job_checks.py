@@ -157,6 +157,12 @@ def _check_report(session: Session, workspace: str, params: AugmentationReportPa
             raise invalid(["body", "params", "test_fraction"],
                           f"a stratified split with test_fraction={fraction} leaves no test or no training images "
                           f"of classes {empty}")
+    if params.init_classifier_id:
+        init = _named(session, Model, workspace, params.init_classifier_id, "init_classifier_id")
+        if (init.kind, init.architecture) != ("classifier", params.classifier):
+            raise invalid(["body", "params", "init_classifier_id"],
+                          f"model {init.id} is a {init.architecture} {init.kind}, not a {params.classifier} "
+                          f"classifier")
     largest = max(c["count"] for c in train.classes)
     needed = {c["name"]: max(params.synthetic_per_class) + (largest - c["count"] if params.class_balance else 0)
               for c in train.classes}

@@ -131,8 +131,10 @@ def report_settings(config: ReportConfig) -> list[Setting]:
 
 def run_report(config: ReportConfig, train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
                synthetic: SyntheticSource, progress: Callable[[int, int, str], None] | None = None,
-               should_stop: Callable[[], bool] | None = None) -> ReportResult:
-    """Train and evaluate every setting `config.repeats` times; see the module docstring.
+               should_stop: Callable[[], bool] | None = None,
+               init_weights: Mapping[str, torch.Tensor] | None = None) -> ReportResult:
+    """Train and evaluate every setting `config.repeats` times; see the module docstring. Every classifier
+    starts from `init_weights` when given (models.classification.init_from).
 
     train and test are (uint8 images [N, C, R, R], long labels [N]); they are resized to the classifier's
     resolution and channels if they differ. progress(done_batches, total_batches, what) after every training
@@ -168,7 +170,7 @@ def run_report(config: ReportConfig, train: tuple[torch.Tensor, torch.Tensor], t
                 if progress is not None:
                     progress(offset + batch, total, what)
 
-            model = train_classifier(run_config, images, labels, report_batch, should_stop)
+            model = train_classifier(run_config, images, labels, report_batch, should_stop, init_weights)
             done += run_config.epochs * batches_per_epoch(len(images), run_config.batch_size)
             probs = predict_proba(model, test_images, classifier.device)
             runs[setting].append(classification_metrics(probs, test_labels, classifier.num_classes))

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import safetensors.torch
 import torch
 import torchvision.transforms.v2.functional as TF
 from torch import nn
@@ -95,10 +96,32 @@ def batches_per_epoch(num_images: int, batch_size: int) -> int:
     return max(1, min(math.ceil(num_images / batch_size), num_images // 2))
 
 
+def init_from(model: nn.Module, weights: Mapping[str, torch.Tensor]) -> list[str]:
+    """Copy every tensor of `weights` whose name and shape fit `model` (pretrained initialisation); a
+    3-channel stem convolution goes into a 1-channel model summed over its input channels. Returns the names
+    left as initialised, e.g. the output layer when the class counts differ."""
+    state = model.state_dict()
+    fresh = []
+    for name, target in state.items():
+        source = weights.get(name)
+        if source is not None and source.dim() == 4 and target.dim() == 4 and source.shape[1] == 3 \
+                and target.shape[1] == 1 and source.shape[0] == target.shape[0]:
+            source = source.sum(dim=1, keepdim=True)
+        if source is None or source.shape != target.shape:
+            fresh.append(name)
+            continue
+        target.copy_(source)
+    if len(fresh) == len(state):
+        raise ValueError("none of the initial weights fit this classifier")
+    return fresh
+
+
 def train_classifier(config: ClassifierConfig, images: torch.Tensor, labels: torch.Tensor,
                      progress: Callable[[int, int], None] | None = None,
-                     should_stop: Callable[[], bool] | None = None) -> nn.Module:
-    """Train from scratch with AdamW and cross-entropy; returns the model in eval mode on config.device.
+                     should_stop: Callable[[], bool] | None = None,
+                     init_weights: Mapping[str, torch.Tensor] | None = None) -> nn.Module:
+    """Train with AdamW and cross-entropy, from scratch or from `init_weights` (see init_from); returns the
+    model in eval mode on config.device.
 
     Bit-identical for a seed on CPU: initialisation, dropout and shuffling depend on config.seed alone, and the
     caller's global RNG is left as it was. progress(done_batches, total_batches) after every batch;
@@ -116,7 +139,10 @@ def train_classifier(config: ClassifierConfig, images: torch.Tensor, labels: tor
     total = config.epochs * num_batches
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)  # initialisation and dropout
-        model = build_classifier(config.architecture, config.num_classes, config.channels).to(device)
+        model = build_classifier(config.architecture, config.num_classes, config.channels)
+        if init_weights is not None:
+            init_from(model, init_weights)
+        model = model.to(device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         rng = torch.Generator().manual_seed(config.seed)  # shuffling and augmentation
         images, labels = images.to(device), labels.to(device)
@@ -219,6 +245,28 @@ def load_classifier(blob: bytes, device: str = "cpu") -> tuple[ClassifierConfig,
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"invalid classifier checkpoint: {exc}") from exc
     return config, model.to(device).eval()
+
+
+def checkpoint_from_state_dict(architecture: str, state_dict: bytes, resolution: int = 224) -> bytes:
+    """A classifier checkpoint from a plain state dict of a registered architecture, as safetensors (for
+    example torchvision's ImageNet weights), for pretrained initialisation; the input channels and class count
+    are read from the stem convolution and the output layer. CheckpointError if the weights do not fit."""
+    try:
+        weights = safetensors.torch.load(state_dict)
+    except Exception as exc:  # safetensors raises its own and various builtin errors for garbage
+        raise CheckpointError("not a safetensors state dict") from exc
+    try:
+        # Names of the stem convolution and the output layer, in module order (safetensors sorts its keys).
+        reference = build_classifier(architecture, 2, 3).state_dict()
+        matrices = [name for name, t in reference.items() if t.dim() in (2, 4)]
+        channels, num_classes = weights[matrices[0]].shape[1], weights[matrices[-1]].shape[0]
+        config = ClassifierConfig(architecture=architecture, class_names=[f"class_{i}" for i in range(num_classes)],
+                                  channels=channels, resolution=resolution)
+        model = build_classifier(architecture, num_classes, channels)
+        model.load_state_dict(weights)
+    except (IndexError, KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"these are not {architecture} weights: {exc}") from exc
+    return save_classifier(config, model)
 
 
 def resize_images(images: torch.Tensor, resolution: int, channels: int) -> torch.Tensor:

@@ -140,3 +140,29 @@ def test_filter_needs_a_classifier(client, trained_model):
                                            "filter": {"classifier_model_id": trained_model["id"]}})
     assert response.status_code == 422
     assert "not a classifier" in response.json()["errors"][0]["msg"]
+
+
+def test_imported_pretrained_weights_start_a_report(client, dataset, report):
+    import safetensors.torch
+    import torch
+
+    from models.classifiers import build_classifier
+
+    torch.manual_seed(0)
+    weights = safetensors.torch.save(build_classifier("small-cnn", 5, 3).state_dict())  # RGB, 5 other classes
+    imported = client.post("/v1/models", files={"file": ("cnn.safetensors", weights)},
+                           data={"architecture": "small-cnn"})
+    assert imported.status_code == 201, imported.text
+    model = imported.json()
+    assert (model["kind"], model["channels"], len(model["classes"])) == ("classifier", 3, 5)
+    refused = client.post("/v1/models", files={"file": ("cnn.safetensors", weights)}, data={"architecture": "vgg"})
+    assert refused.status_code == 422
+
+    params = {"train_dataset_id": dataset["id"], "batch_id": report["job"]["params"]["batch_id"],
+              **TINY_REPORT, "repeats": 1, "gradcam_samples": 0}
+    wrong = submit(client, "augmentation_report", {**params, "classifier": "resnet18",
+                                                   "init_classifier_id": model["id"]})
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["loc"][-1] == "init_classifier_id"
+    job = wait_job(client, submit(client, "augmentation_report", {**params, "init_classifier_id": model["id"]})
+                   .json()["id"])
+    assert job["status"] == "succeeded", job

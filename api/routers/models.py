@@ -4,12 +4,12 @@ import json
 import struct
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, UploadFile, status
+from fastapi import APIRouter, File, Form, UploadFile, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from api.deps import CursorQuery, LimitQuery, SessionDep, StoreDep, WorkspaceDep
-from api.errors import Problem
+from api.errors import Problem, invalid
 from api.rows import add_with_object, owned, page
 from api.schemas.common import Page
 from api.schemas.resources import ModelOut
@@ -18,7 +18,8 @@ from core.jobs import active_users
 from core.objects import classifier_key, model_key
 from core.tables import Model
 from models.checkpoint import CheckpointError, unpack_state
-from models.classification import CLASSIFIER_FORMAT, load_classifier
+from models.classification import CLASSIFIER_FORMAT, checkpoint_from_state_dict, load_classifier
+from models.classifiers import classifier_names
 from models.generation import checkpoint_info
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -42,7 +43,8 @@ def read_model(model_id: str, workspace: WorkspaceDep, session: SessionDep) -> M
 @router.delete("/{model_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_model(model_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> None:
     model = get_model(session, workspace, model_id)
-    users = active_users(session, workspace, model_id, ("model_id", "base_model_id", "classifier_model_id"))
+    users = active_users(session, workspace, model_id,
+                         ("model_id", "base_model_id", "classifier_model_id", "init_classifier_id"))
     if users:
         raise Problem(409, f"model {model_id!r} is used by active jobs: {', '.join(users)}")
     session.delete(model)
@@ -90,14 +92,24 @@ def _describe(blob: bytes) -> dict[str, Any]:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ModelOut,
              responses={code: {"description": "problem+json"} for code in (415, 422)})
-def import_model(workspace: WorkspaceDep, session: SessionDep, store: StoreDep,
-                 file: Annotated[UploadFile, File(description="a defectgen generator or classifier checkpoint "
-                                                              "(safetensors)")]) -> Model:
+def import_model(
+    workspace: WorkspaceDep, session: SessionDep, store: StoreDep,
+    file: Annotated[UploadFile, File(description="a defectgen generator or classifier checkpoint (safetensors)")],
+    architecture: Annotated[str | None, Form(description="With a classifier architecture (resnet18, "
+                                                         "mobilenet_v2, small-cnn), the file is a plain state "
+                                                         "dict of it, e.g. torchvision's ImageNet weights saved "
+                                                         "as safetensors: pretrained initialisation for "
+                                                         "augmentation reports.")] = None,
+) -> Model:
     blob = file.file.read()
     if not _is_safetensors(blob):
         raise Problem(415, "only safetensors checkpoints are accepted: pickled formats (.pt, .pth, .ckpt) "
                            "can run code when loaded", errors=[{"loc": ["body", "file"], "msg": "not safetensors"}])
+    if architecture is not None and architecture not in classifier_names():
+        raise invalid(["body", "architecture"], f"unknown classifier {architecture!r}; known: {classifier_names()}")
     try:
+        if architecture is not None:
+            blob = checkpoint_from_state_dict(architecture, blob)
         fields = _describe(blob)
     except CheckpointError as exc:
         raise Problem(422, f"not a usable defectgen checkpoint: {exc}",

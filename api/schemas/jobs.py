@@ -165,7 +165,10 @@ class AugmentationReportParams(Params):
     synthetic_per_class: list[Annotated[int, Field(ge=0, le=100_000)]] = Field(
         default_factory=lambda: [0, 100, 300], min_length=1, max_length=10,
         description="Synthetic images added per class, one setting each; 0 (real only) is always included.")
-    classifier: str = Field("small-cnn", description="small-cnn, resnet18 or mobilenet_v2 (random init).")
+    classifier: str = Field("small-cnn", description="small-cnn, resnet18 or mobilenet_v2.")
+    init_classifier_id: str | None = Field(None, description="A classifier model of the same architecture whose "
+                                                             "weights start every training (e.g. imported "
+                                                             "ImageNet weights); default: random init.")
     classical_augmentation: bool = Field(False, description="Also run every setting with flips, small rotations "
                                                             "and crops.")
     class_balance: bool = Field(False, description="Also run every setting with minority classes topped up to "

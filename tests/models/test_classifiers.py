@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import safetensors.torch
 import torch
 
 from models.checkpoint import CheckpointError, pack_state, unpack_state
@@ -10,7 +11,9 @@ from models.classification import (
     ClassifierConfig,
     TrainingStopped,
     batches_per_epoch,
+    checkpoint_from_state_dict,
     classification_metrics,
+    init_from,
     load_classifier,
     predict_proba,
     resize_images,
@@ -180,3 +183,41 @@ def test_resize_images_converts_size_and_channels():
     assert int(resize_images(colour, 8, 1)[0, 0, 0, 0]) == round(0.587 * 200)
     with pytest.raises(ValueError):
         resize_images(gray.float(), 16, 1)
+
+
+@pytest.mark.parametrize("name", ["small-cnn", "resnet18", "mobilenet_v2"])
+def test_pretrained_weights_initialise_all_but_the_head(name):
+    torch.manual_seed(0)
+    pretrained = build_classifier(name, 10, 3).state_dict()  # e.g. ImageNet weights: RGB, other classes
+    model = build_classifier(name, 2, 1)
+    fresh = init_from(model, pretrained)
+    state = model.state_dict()
+    head = [key for key, value in state.items() if value.shape != pretrained[key].shape and value.dim() != 4]
+    assert fresh == head and len(head) == 2  # the output layer's weight and bias
+    stem = next(key for key, value in state.items() if value.dim() == 4)
+    assert torch.equal(state[stem], pretrained[stem].sum(dim=1, keepdim=True))
+    assert all(torch.equal(state[key], pretrained[key]) for key in state if key not in fresh and key != stem)
+    with pytest.raises(ValueError, match="none of the initial weights"):
+        init_from(model, {"nothing.weight": torch.zeros(3)})
+
+
+def test_training_starts_from_the_initial_weights():
+    config = ClassifierConfig(architecture="small-cnn", class_names=["a", "b"], channels=1, resolution=RESOLUTION,
+                              epochs=1, lr=1e-9)
+    images = torch.randint(0, 256, (4, 1, RESOLUTION, RESOLUTION), dtype=torch.uint8)
+    init = build_classifier("small-cnn", 2, 1).state_dict()
+    trained = train_classifier(config, images, torch.tensor([0, 1, 0, 1]), init_weights=init).state_dict()
+    conv = next(key for key, value in init.items() if value.dim() == 4)
+    assert torch.allclose(trained[conv], init[conv], atol=1e-6)  # a negligible lr: still the given weights
+
+
+def test_a_plain_state_dict_becomes_a_classifier_checkpoint():
+    weights = build_classifier("resnet18", 1000, 3).state_dict()
+    blob = checkpoint_from_state_dict("resnet18", safetensors.torch.save(weights))
+    config, model = load_classifier(blob)
+    assert (config.channels, config.num_classes, config.resolution) == (3, 1000, 224)
+    assert torch.equal(model.state_dict()["fc.weight"], weights["fc.weight"])
+    with pytest.raises(CheckpointError, match="not mobilenet_v2 weights"):
+        checkpoint_from_state_dict("mobilenet_v2", safetensors.torch.save(weights))
+    with pytest.raises(CheckpointError, match="not a safetensors"):
+        checkpoint_from_state_dict("resnet18", b"garbage")

@@ -14,7 +14,7 @@ from core.storage import ObjectStore
 from core.tables import Batch, Dataset, Model, Report
 from models import augmentation_report
 from models.checkpoint import CheckpointError
-from models.classification import ClassifierConfig, TrainingStopped, resize_images
+from models.classification import ClassifierConfig, TrainingStopped, load_classifier, resize_images
 from models.data import images_to_tensor
 from models.generation import Sampler, load_sampler
 from worker.jobs.common import load_dataset, load_row, torch_device
@@ -91,6 +91,16 @@ def _synthetic_source(ctx: JobContext, classes: list[str], channels: int, device
                        p["truncation_psi"])
 
 
+def _initial_weights(ctx: JobContext) -> dict[str, torch.Tensor] | None:
+    if not ctx.params["init_classifier_id"]:
+        return None
+    row = load_row(ctx, Model, ctx.params["init_classifier_id"], "init_classifier")
+    try:
+        return load_classifier(ctx.store.get_bytes(row.object_key))[1].state_dict()
+    except CheckpointError as exc:
+        raise JobFailed("bad_checkpoint", f"classifier {row.id} cannot be loaded: {exc}") from None
+
+
 def run_augmentation_report(ctx: JobContext) -> Outcome:
     p = ctx.params
     device = torch_device(ctx.settings)
@@ -111,7 +121,7 @@ def run_augmentation_report(ctx: JobContext) -> Outcome:
         result = augmentation_report.run_report(
             config, train, test, _synthetic_source(ctx, classes, channels, device),
             progress=lambda done, total, message: ctx.report(done, total, message=message),
-            should_stop=ctx.should_stop)
+            should_stop=ctx.should_stop, init_weights=_initial_weights(ctx))
     except TrainingStopped:
         raise JobStopped() from None
     except ValueError as exc:
