@@ -49,8 +49,10 @@ def test_killed_worker_resumes_from_checkpoint(client, stack, dataset):
     assert any(e["type"] == "resumed" for e in events)
     requeue = [e for e in events if e["type"] == "status" and e["data"]["status"] == "queued"]
     assert len(requeue) == 2  # submitted, then requeued when the lease of the dead worker expired
-    resumed_from = max(e["step"] for e in events if e["type"] == "checkpoint" and e["id"] < requeue[1]["id"])
-    assert killed_at - 25 <= resumed_from <= killed_at  # at most one checkpoint interval lost
+    latest = max(e["step"] for e in events if e["type"] == "checkpoint" and e["id"] < requeue[1]["id"])
+    resumed_from = next(e["step"] for e in events if e["type"] == "resumed")
+    # The stored progress lags the running step by up to a heartbeat, so killed_at is a lower bound.
+    assert resumed_from == latest >= killed_at - 25  # the latest checkpoint: at most one interval lost
     model = client.get(f"/v1/models/{job['result']['model_id']}").json()
     assert model["step"] == 300
 

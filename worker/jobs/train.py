@@ -61,7 +61,10 @@ def run_train(ctx: JobContext) -> Outcome:
     resume = store.get_bytes(ckpt_key) if store.exists(ckpt_key) else None
     init = store.get_bytes(base.object_key) if base is not None and resume is None else None
     if resume is not None:
-        ctx.event("resumed", {"attempt": ctx.attempt})
+        try:
+            ctx.event("resumed", {"attempt": ctx.attempt}, read_checkpoint(resume).step)
+        except CheckpointError as exc:
+            raise JobFailed("bad_checkpoint", f"the job's checkpoint cannot be resumed: {exc}") from None
     best = None
     if p.get("eval_every"):
         evaluator = Evaluator(ctx, dataset, p["eval_backbone"], device, config.resolution, config.channels)
