@@ -71,19 +71,6 @@ class ReportConfig:
         if not isinstance(self.classical_augmentation, bool) or not isinstance(self.class_balance, bool):
             raise ValueError("classical_augmentation and class_balance must be bools")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "classifier": self.classifier.to_dict()}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ReportConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown report config keys: {unknown}")
-        if not isinstance(data.get("classifier"), Mapping):
-            raise ValueError("report config needs a classifier config object")
-        return cls(**{**data, "classifier": ClassifierConfig.from_dict(data["classifier"])})
-
 
 @dataclass(frozen=True)
 class Setting:
