@@ -39,6 +39,7 @@ from models.classification import (
     train_classifier,
 )
 from models.classifiers import gradcam_target_layer
+from models.config import is_int
 from models.data import to_training_range
 
 # (class_index, count, seed) -> uint8 [count, C, R, R] at the classifier's channels and resolution.
@@ -61,10 +62,10 @@ class ReportConfig:
             raise ValueError("classifier must be a ClassifierConfig")
         counts = self.synthetic_per_class
         if (not isinstance(counts, list) or not counts or len(set(counts)) != len(counts)
-                or not all(_is_int(n) and n >= 0 for n in counts)):
+                or not all(is_int(n) and n >= 0 for n in counts)):
             raise ValueError("synthetic_per_class must be a non-empty list of distinct ints >= 0")
         for name in ("repeats", "seed", "gradcam_samples"):
-            if not _is_int(getattr(self, name)):
+            if not is_int(getattr(self, name)):
                 raise ValueError(f"{name} must be an int, got {getattr(self, name)!r}")
         if self.repeats < 1 or self.seed < 0 or self.gradcam_samples < 0:
             raise ValueError("repeats must be >= 1, seed and gradcam_samples >= 0")
@@ -344,7 +345,3 @@ def _png(image: Image.Image) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

@@ -17,6 +17,7 @@ from torchmetrics.functional import classification as tm
 
 from models.checkpoint import CheckpointError, pack_state, unpack_state
 from models.classifiers import build_classifier, classifier_names
+from models.config import config_from_dict, is_int, is_number
 from models.data import to_training_range
 
 CLASSIFIER_FORMAT = "defectgen-classifier/1"
@@ -47,11 +48,11 @@ class ClassifierConfig:
     def __post_init__(self) -> None:
         for name in ("channels", "resolution", "epochs", "batch_size", "seed"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool):
+            if not is_int(value):
                 raise ValueError(f"{name} must be an int, got {value!r}")
         for name in ("lr", "weight_decay"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            if not is_number(value) or not math.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
         if not isinstance(self.architecture, str) or self.architecture not in classifier_names():
             raise ValueError(f"unknown classifier {self.architecture!r}; known: {classifier_names()}")
@@ -80,14 +81,7 @@ class ClassifierConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ClassifierConfig:
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - set(fields))
-        if unknown:
-            raise ValueError(f"unknown classifier config keys: {unknown}")
-        missing = sorted(name for name, f in fields.items() if f.default is dataclasses.MISSING and name not in data)
-        if missing:
-            raise ValueError(f"missing classifier config keys: {missing}")
-        return cls(**data)
+        return config_from_dict(cls, data, "classifier config")
 
 
 def batches_per_epoch(num_images: int, batch_size: int) -> int:

@@ -4,10 +4,33 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 RESOLUTIONS = (28, 32, 64, 128, 256)  # the union; each architecture checks its own
 CHANNELS = (1, 3)
+ConfigT = TypeVar("ConfigT")
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """An int or float, not a bool (NaN and infinities included)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def config_from_dict(cls: type[ConfigT], data: Mapping[str, Any], what: str = "config") -> ConfigT:
+    """A config dataclass from its dict, naming unknown and missing keys."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown {what} keys: {unknown}")
+    missing = sorted(name for name, f in fields.items() if name not in data
+                     and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+    if missing:
+        raise ValueError(f"missing {what} keys: {missing}")
+    return cls(**data)
 
 
 @dataclass
@@ -36,13 +59,13 @@ class GanConfig:
         for name in ("resolution", "channels", "num_classes", "steps", "batch_size", "z_dim", "width",
                      "seed", "sample_every", "checkpoint_every"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool):
+            if not is_int(value):
                 raise ValueError(f"{name} must be an int, got {value!r}")
         for name in ("lr", "beta1", "beta2", "real_label"):
             value = getattr(self, name)
             if value is None and name == "real_label":
                 continue
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
+            if not is_number(value):
                 raise ValueError(f"{name} must be a number, got {value!r}")
         if not isinstance(self.architecture, str) or not isinstance(self.device, str):
             raise ValueError("architecture and device must be strings")
@@ -76,12 +99,4 @@ class GanConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GanConfig:
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - set(fields))
-        if unknown:
-            raise ValueError(f"unknown config keys: {unknown}")
-        missing = sorted(name for name, f in fields.items() if name not in data
-                         and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
-        if missing:
-            raise ValueError(f"missing config keys: {missing}")
-        return cls(**data)
+        return config_from_dict(cls, data)

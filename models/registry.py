@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from models.config import GanConfig
+from models.plugins import Registry
 
 
 class GanTrainer(Protocol):
@@ -58,28 +59,10 @@ class Architecture(ABC):
         return {**self.option_defaults, **options}
 
 
-_REGISTRY: dict[str, Architecture] = {}
-
-
-def register(cls: type[Architecture]) -> type[Architecture]:
-    existing = _REGISTRY.get(cls.name)
-    # Same qualified name is allowed so that reloading a module does not fail.
-    if existing is not None and (type(existing).__module__, type(existing).__qualname__) != (
-            cls.__module__, cls.__qualname__):
-        raise ValueError(f"architecture {cls.name!r} is already registered by {type(existing).__qualname__}")
-    _REGISTRY[cls.name] = cls()
-    return cls
-
-
-def get_architecture(name: str) -> Architecture:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown architecture {name!r}; known: {architecture_names()}") from None
-
-
-def architecture_names() -> list[str]:
-    return sorted(_REGISTRY)
+_REGISTRY: Registry[Architecture] = Registry("architecture")
+register = _REGISTRY.add
+get_architecture = _REGISTRY.get
+architecture_names = _REGISTRY.names
 
 
 import models.architectures  # noqa: E402,F401  (must follow register(): the modules use it)

@@ -1,8 +1,6 @@
 """Imports every module of this package so that each architecture registers itself."""
 from __future__ import annotations
 
-import importlib
-import pkgutil
+from models.plugins import import_submodules
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+import_submodules(__name__, __path__)

@@ -4,7 +4,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from models.config import GanConfig
+from models.config import GanConfig, is_int, is_number
 from models.registry import Architecture, register
 from models.stylegan2.networks import discriminator_block_count
 from models.stylegan2.trainer import StyleGAN2Trainer
@@ -13,11 +13,11 @@ AUGMENTS = ("ada", "diffaugment", "none")
 
 
 def _int_in(low: int, high: int | None = None) -> Callable[[Any], bool]:
-    return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v and (high is None or v <= high)
+    return lambda v: is_int(v) and low <= v and (high is None or v <= high)
 
 
 def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    return is_number(v) and math.isfinite(v)
 
 
 # option -> (valid, what a valid value is)

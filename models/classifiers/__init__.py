@@ -6,13 +6,13 @@ and computes the penultimate embedding (the input of the final linear layer), us
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
 import torch
 from torch import nn
+
+from models.plugins import Registry, import_submodules
 
 
 class Classifier(ABC):
@@ -28,28 +28,10 @@ class Classifier(ABC):
     def features(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor: ...
 
 
-_REGISTRY: dict[str, Classifier] = {}
-
-
-def register(cls: type[Classifier]) -> type[Classifier]:
-    existing = _REGISTRY.get(cls.name)
-    # Same qualified name is allowed so that reloading a module does not fail.
-    if existing is not None and (type(existing).__module__, type(existing).__qualname__) != (
-            cls.__module__, cls.__qualname__):
-        raise ValueError(f"classifier {cls.name!r} is already registered by {type(existing).__qualname__}")
-    _REGISTRY[cls.name] = cls()
-    return cls
-
-
-def classifier_names() -> list[str]:
-    return sorted(_REGISTRY)
-
-
-def _get(name: str) -> Classifier:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown classifier {name!r}; known: {classifier_names()}") from None
+_REGISTRY: Registry[Classifier] = Registry("classifier", unknown_error=ValueError)
+register = _REGISTRY.add
+classifier_names = _REGISTRY.names
+_get = _REGISTRY.get
 
 
 def build_classifier(name: str, num_classes: int, channels: int) -> nn.Module:
@@ -78,5 +60,4 @@ def first_conv(in_channels: int, conv: nn.Conv2d) -> nn.Conv2d:
     return new
 
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+import_submodules(__name__, __path__)

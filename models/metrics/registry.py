@@ -16,6 +16,7 @@ import torch
 
 from models.metrics.errors import MetricsError
 from models.metrics.features import FeatureSet
+from models.plugins import Registry
 
 REAL = "real"  # real FeatureSet
 FAKE = "fake"  # generated FeatureSet
@@ -59,30 +60,15 @@ def require(condition: bool, message: str) -> None:
         raise MetricsError(message)
 
 
-_REGISTRY: dict[str, Metric] = {}
+_REGISTRY: Registry[Metric] = Registry("metric")
+get_metric = _REGISTRY.get
+metric_names = _REGISTRY.names
 
 
 def register(cls: type[Metric]) -> type[Metric]:
     if not cls.needs <= NEEDS:
         raise ValueError(f"metric {cls.name!r} needs unknown inputs {sorted(cls.needs - NEEDS)}")
-    existing = _REGISTRY.get(cls.name)
-    # Same qualified name is allowed so that reloading a module does not fail.
-    if existing is not None and (type(existing).__module__, type(existing).__qualname__) != (
-            cls.__module__, cls.__qualname__):
-        raise ValueError(f"metric {cls.name!r} is already registered by {type(existing).__qualname__}")
-    _REGISTRY[cls.name] = cls()
-    return cls
-
-
-def get_metric(name: str) -> Metric:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown metric {name!r}; known: {metric_names()}") from None
-
-
-def metric_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return _REGISTRY.add(cls)
 
 
 import models.metrics.builtin  # noqa: E402,F401  (must follow register(): the modules use it)

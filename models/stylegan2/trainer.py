@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.config import GanConfig
+from models.config import GanConfig, is_int
 from models.stylegan2.augment import AdaController, ada_augment
 from models.stylegan2.diffaugment import diff_augment
 from models.stylegan2.networks import Discriminator, Generator
@@ -204,7 +204,7 @@ class StyleGAN2Trainer:
             self.ada.load_state_dict(state["ada"])
         for name in COUNTERS:
             value = state[name]
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            if not is_int(value) or value < 0:
                 raise ValueError(f"invalid {name} {value!r}")
             setattr(self, name, value)
         for name in ("pl_mean", "last_r1", "last_pl"):

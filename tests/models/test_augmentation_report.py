@@ -21,13 +21,7 @@ from models.classification import ClassifierConfig, TrainingStopped, load_classi
 RESOLUTION = 16
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread is as fast, and does not stall when other processes share the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def noisy_stripes(label: int, count: int, seed: int) -> torch.Tensor:

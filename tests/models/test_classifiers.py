@@ -25,13 +25,7 @@ from models.classifiers import build_classifier, classifier_features, classifier
 RESOLUTION = 16
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread is as fast, and does not stall when other processes share the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def stripes(per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from models.config import is_int
 from models.metrics.registry import FAKE, REAL, Metric, MetricInputs, register, require
 
 # Above this many kernel entries (float64: 8 bytes each) the kernels are computed per subset instead.
@@ -73,9 +74,9 @@ class KernelInceptionDistance(Metric):
     defaults = {"subset_size": 1000, "num_subsets": 100, "seed": 2020}
 
     def check_options(self, options: Mapping[str, Any]) -> None:
-        require(_is_int(options["subset_size"]) and options["subset_size"] >= 2, "kid subset_size must be >= 2")
-        require(_is_int(options["num_subsets"]) and options["num_subsets"] >= 1, "kid num_subsets must be >= 1")
-        require(_is_int(options["seed"]) and 0 <= options["seed"] < 2 ** 32, "kid seed must be in [0, 2**32)")
+        require(is_int(options["subset_size"]) and options["subset_size"] >= 2, "kid subset_size must be >= 2")
+        require(is_int(options["num_subsets"]) and options["num_subsets"] >= 1, "kid num_subsets must be >= 1")
+        require(is_int(options["seed"]) and 0 <= options["seed"] < 2 ** 32, "kid seed must be in [0, 2**32)")
 
     def compute(self, inputs: MetricInputs, **options: Any) -> dict[str, Any]:
         real, fake = inputs.real, inputs.fake
@@ -85,7 +86,3 @@ class KernelInceptionDistance(Metric):
         # Small negative values are valid for this unbiased estimator: they are reported as they are.
         return {**result, "insufficient_samples": result["kid"] is None, "num_real": real.num_samples,
                 "num_fake": fake.num_samples}
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
