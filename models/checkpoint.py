@@ -53,12 +53,26 @@ def pack_state(tree: dict) -> bytes:
     return safetensors.torch.save(tensors, metadata={TREE_KEY: skeleton})
 
 
+def _skeleton(blob: bytes) -> Any:
+    """The JSON state tree from the safetensors header, without loading any tensor."""
+    (header_len,) = struct.unpack("<Q", blob[:8])
+    return json.loads(json.loads(blob[8:8 + header_len])["__metadata__"][TREE_KEY])
+
+
+def checkpoint_format(blob: bytes) -> str | None:
+    """The format a checkpoint declares, read from its header alone; None when it declares none."""
+    try:
+        entries = _skeleton(bytes(blob))["d"]
+        return next((value for key, value in entries if key == "format" and isinstance(value, str)), None)
+    except Exception:  # anything unreadable declares no format; unpack_state says what is wrong with it
+        return None
+
+
 def unpack_state(blob: bytes) -> dict:
     try:
         blob = bytes(blob)
         tensors = safetensors.torch.load(blob)
-        (header_len,) = struct.unpack("<Q", blob[:8])
-        skeleton = json.loads(json.loads(blob[8:8 + header_len])["__metadata__"][TREE_KEY])
+        skeleton = _skeleton(blob)
     except Exception as exc:  # safetensors raises its own and various builtin errors for garbage
         raise CheckpointError("not a defectgen checkpoint (safetensors with a state tree)") from exc
     used: set[str] = set()

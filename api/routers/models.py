@@ -17,7 +17,7 @@ from core.ids import new_id
 from core.jobs import active_users
 from core.objects import classifier_key, model_key
 from core.tables import Model
-from models.checkpoint import CheckpointError, unpack_state
+from models.checkpoint import CheckpointError, checkpoint_format
 from models.classification import CLASSIFIER_FORMAT, checkpoint_from_state_dict, load_classifier
 from models.classifiers import classifier_names
 from models.generation import checkpoint_info
@@ -79,7 +79,7 @@ def _is_safetensors(blob: bytes) -> bool:
 
 def _describe(blob: bytes) -> dict[str, Any]:
     """The Model fields a checkpoint implies; CheckpointError unless it loads completely."""
-    if unpack_state(blob).get("format") == CLASSIFIER_FORMAT:
+    if checkpoint_format(blob) == CLASSIFIER_FORMAT:
         config = load_classifier(blob)[0].to_dict()
         return {"kind": "classifier", "architecture": config["architecture"], "classes": config["class_names"],
                 "resolution": config["resolution"], "channels": config["channels"], "step": None, "config": config}

@@ -7,7 +7,7 @@ import pytest
 import safetensors.torch
 import torch
 
-from models.checkpoint import TREE_KEY, CheckpointError, pack_state, unpack_state
+from models.checkpoint import TREE_KEY, CheckpointError, checkpoint_format, pack_state, unpack_state
 
 
 def assert_same(a, b, path="root"):
@@ -109,3 +109,10 @@ def test_checkpoint_error_is_a_value_error():
 def test_pack_rejects_unsupported_values(tree):
     with pytest.raises(TypeError):
         pack_state(tree)
+
+
+def test_format_is_read_from_the_header_alone():
+    blob = pack_state({"format": "defectgen-x/1", "weights": torch.zeros(3)})
+    assert checkpoint_format(blob) == "defectgen-x/1"
+    assert checkpoint_format(pack_state({"weights": torch.zeros(3)})) is None
+    assert checkpoint_format(b"not a checkpoint") is None
