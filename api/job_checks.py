@@ -80,13 +80,14 @@ def _inherited(base: Model, params: TrainParams, channels: int, classes: list[st
 
 def _check_train(session: Session, workspace: str, params: TrainParams) -> dict:
     dataset = _named(session, Dataset, workspace, params.dataset_id, "dataset_id")
+    classes = [c["name"] for c in dataset.classes]
     architecture = get_architecture(params.architecture)
     resolved = params.model_dump()
     resolved["channels"] = params.channels or (1 if dataset.image_mode == "L" else 3)
     inherited: dict[str, Any] = {}
     if params.base_model_id:
         base = _generator(session, workspace, params.base_model_id, "base_model_id")
-        inherited = _inherited(base, params, resolved["channels"], [c["name"] for c in dataset.classes])
+        inherited = _inherited(base, params, resolved["channels"], classes)
     for name, default in NETWORK_DEFAULTS.items():
         resolved[name] = resolved[name] or inherited.get(name, default)
     for name, default in architecture.hyperparameter_defaults.items():
@@ -94,7 +95,7 @@ def _check_train(session: Session, workspace: str, params: TrainParams) -> dict:
     given = {name: inherited[name] for name in architecture.shape_options if name in inherited} | params.options()
     resolved.update(architecture.check_options(given))
     try:
-        gan_config(resolved, [c["name"] for c in dataset.classes])
+        gan_config(resolved, classes)
     except ValueError as exc:
         raise invalid(["body", "params"], str(exc)) from None
     if params.eval_every:
