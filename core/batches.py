@@ -21,12 +21,16 @@ def manifest_csv(rows: Iterable[dict[str, object]], extra_fields: tuple[str, ...
     return out.getvalue().encode()
 
 
+def manifest_rows(data: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(data.decode())))
+
+
 def batch_zip(store: ObjectStore, batch_id: str) -> ZipStream:
     """Files are read from the store one at a time, as the zip is consumed; PNGs are already compressed,
     so they are stored, not deflated."""
     manifest = store.get_bytes(batch_manifest_key(batch_id))
     stream = ZipStream(compress_type=ZIP_STORED)
-    for row in csv.DictReader(io.StringIO(manifest.decode())):
+    for row in manifest_rows(manifest):
         stream.add(store.iter_chunks(batch_file_key(batch_id, row["file"])), row["file"])
     stream.add(manifest, "manifest.csv")
     return stream

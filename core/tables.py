@@ -173,4 +173,6 @@ class Report(Base):
     classifier: Mapped[str] = mapped_column(String(40))
     classifier_model_id: Mapped[str | None] = mapped_column(String(40), default=None)
     summary: Mapped[dict[str, Any]]
+    plots: Mapped[list[Any]]  # file names under the report's plots/
+    gradcam: Mapped[list[Any]]  # setting keys that have a Grad-CAM grid
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -22,13 +22,12 @@ def get_report(session: Session, workspace: str, report_id: str) -> Report:
 
 def report_out(report: Report) -> ReportOut:
     base = f"/v1/reports/{report.id}"
-    summary = {key: value for key, value in report.summary.items() if key not in ("plots", "gradcam")}
     return ReportOut(
         id=report.id, job_id=report.job_id, train_dataset_id=report.train_dataset_id,
         test_dataset_id=report.test_dataset_id, synthetic_source=report.synthetic_source,
-        classifier=report.classifier, classifier_model_id=report.classifier_model_id, summary=summary,
-        plots={name.removesuffix(".png"): f"{base}/plots/{name}" for name in report.summary.get("plots", [])},
-        gradcam={key: f"{base}/gradcam/{key}.png" for key in report.summary.get("gradcam", [])},
+        classifier=report.classifier, classifier_model_id=report.classifier_model_id, summary=report.summary,
+        plots={name.removesuffix(".png"): f"{base}/plots/{name}" for name in report.plots},
+        gradcam={key: f"{base}/gradcam/{key}.png" for key in report.gradcam},
         created_at=report.created_at,
     )
 
@@ -57,7 +56,7 @@ def delete_report(report_id: str, workspace: WorkspaceDep, session: SessionDep, 
 @router.get("/{report_id}/plots/{name}", response_class=Response, responses=PNG)
 def report_plot(report_id: str, name: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> Response:
     report = get_report(session, workspace, report_id)
-    if name not in report.summary.get("plots", []):
+    if name not in report.plots:
         raise not_found("plot", f"{report_id}/{name}")
     return Response(store.get_bytes(report_plot_key(report_id, name)), media_type="image/png")
 
@@ -66,6 +65,6 @@ def report_plot(report_id: str, name: str, workspace: WorkspaceDep, session: Ses
 def report_gradcam(report_id: str, setting: str, workspace: WorkspaceDep, session: SessionDep,
                    store: StoreDep) -> Response:
     report = get_report(session, workspace, report_id)
-    if setting not in report.summary.get("gradcam", []):
+    if setting not in report.gradcam:
         raise not_found("Grad-CAM grid", f"{report_id}/{setting}")
     return Response(store.get_bytes(report_gradcam_key(report_id, setting)), media_type="image/png")

@@ -2,12 +2,12 @@
 with repeats, on this workspace's own data. Registers the real-only classifier for filtered generation."""
 from __future__ import annotations
 
-import csv
 import io
 
 import torch
 from PIL import Image as PILImage
 
+from core.batches import manifest_rows
 from core.objects import batch_file_key, batch_manifest_key, classifier_key, report_gradcam_key, report_plot_key
 from core.splits import stratified_split
 from core.storage import ObjectStore
@@ -27,9 +27,8 @@ class BatchSource:
     def __init__(self, store: ObjectStore, batch: Batch, classes: list[str], resolution: int, channels: int) -> None:
         self.store, self.batch_id = store, batch.id
         self.classes, self.resolution, self.channels = classes, resolution, channels
-        manifest = csv.DictReader(io.StringIO(store.get_bytes(batch_manifest_key(batch.id)).decode()))
         self.files: dict[str, list[str]] = {name: [] for name in classes}
-        for row in manifest:
+        for row in manifest_rows(store.get_bytes(batch_manifest_key(batch.id))):
             self.files[row["class"]].append(row["file"])
         self.decoded: dict[str, torch.Tensor] = {}
 
@@ -146,7 +145,7 @@ def run_augmentation_report(ctx: JobContext) -> Outcome:
         id=report_id, workspace_id=ctx.workspace_id, job_id=ctx.job_id, train_dataset_id=dataset.id,
         test_dataset_id=p["test_dataset_id"], classifier=p["classifier"], classifier_model_id=model_id,
         synthetic_source={"batch_id": p["batch_id"]} if p["batch_id"] else {"model_id": p["model_id"]},
-        summary={**result.summary, "plots": sorted(result.plots), "gradcam": sorted(result.gradcam)},
+        summary=result.summary, plots=sorted(result.plots), gradcam=sorted(result.gradcam),
     )
     best = max(result.summary["settings"], key=lambda s: s["macro_f1"]["mean"])
     return Outcome({"report_id": report_id, "classifier_model_id": model_id, "best_setting": best["key"],
