@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-RESOLUTIONS = (28, 32, 64, 128, 256)  # the union; each architecture checks its own
-CHANNELS = (1, 3)
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validator, model_validator
+
+from models.architectures.base import ArchitectureOptions
+
 ConfigT = TypeVar("ConfigT")
 
 
@@ -33,70 +33,83 @@ def config_from_dict(cls: type[ConfigT], data: Mapping[str, Any], what: str = "c
     return cls(**data)
 
 
-@dataclass
-class GanConfig:
-    architecture: str
-    resolution: int
-    channels: int
-    num_classes: int
-    class_names: list[str]
-    steps: int
-    batch_size: int = 16
-    z_dim: int = 100
-    width: int = 64
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    real_label: float | None = None
-    seed: int = 0
-    sample_every: int = 100
-    checkpoint_every: int = 200
-    device: str = "cpu"
-    # Architecture-specific, JSON-serialisable; Architecture.check_options validates them and adds the defaults.
-    options: dict[str, Any] = field(default_factory=dict)
+class TrainSettings(BaseModel):
+    """The training loop's settings, the same for every architecture."""
 
-    def __post_init__(self) -> None:
-        for name in ("resolution", "channels", "num_classes", "steps", "batch_size", "z_dim", "width",
-                     "seed", "sample_every", "checkpoint_every"):
-            value = getattr(self, name)
-            if not is_int(value):
-                raise ValueError(f"{name} must be an int, got {value!r}")
-        for name in ("lr", "beta1", "beta2", "real_label"):
-            value = getattr(self, name)
-            if value is None and name == "real_label":
-                continue
-            if not is_number(value):
-                raise ValueError(f"{name} must be a number, got {value!r}")
-        if not isinstance(self.architecture, str) or not isinstance(self.device, str):
-            raise ValueError("architecture and device must be strings")
-        if self.resolution not in RESOLUTIONS:
-            raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {self.resolution}")
-        if self.channels not in CHANNELS:
-            raise ValueError(f"channels must be one of {CHANNELS}, got {self.channels}")
-        if (not isinstance(self.class_names, list) or not all(isinstance(n, str) for n in self.class_names)
-                or len(set(self.class_names)) != len(self.class_names)):
-            raise ValueError("class_names must be a list of distinct strings")
-        if self.num_classes < 1 or len(self.class_names) != self.num_classes:
-            raise ValueError("num_classes must be >= 1 and equal len(class_names)")
-        for name in ("steps", "batch_size", "z_dim", "width", "sample_every", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1")
-        if self.seed < 0:
-            raise ValueError("seed must be >= 0")
-        if not self.lr > 0 or not 0 <= self.beta1 < 1 or not 0 <= self.beta2 < 1:
-            raise ValueError("lr must be > 0 and betas in [0, 1)")
-        if self.real_label is not None and not 0 < self.real_label <= 1:
-            raise ValueError("real_label must be in (0, 1]")
-        if not isinstance(self.options, dict) or not all(isinstance(k, str) for k in self.options):
-            raise ValueError("options must be a dict with string keys")
-        try:
-            json.dumps(self.options, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"options must be JSON-serialisable: {exc}") from None
+    model_config = ConfigDict(extra="forbid")
+
+    steps: int = Field(2000, ge=1, le=1_000_000, description="Training steps (minibatches).")
+    batch_size: int = Field(16, ge=1, le=1024)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    sample_every: int = Field(200, ge=1, description="Write a sample grid every N steps.")
+    checkpoint_every: int = Field(200, ge=1, description="Write a resumable checkpoint every N steps.")
+
+
+# The flat fields of configs written before architectures declared their options; they are options now.
+_LEGACY_OPTION_FIELDS = ("resolution", "z_dim", "width", "lr", "beta1", "beta2", "real_label")
+
+
+class GanConfig(TrainSettings):
+    """Everything a GAN training run is: the loop's settings, the data's shape and the architecture's options."""
+
+    architecture: str
+    channels: Literal[1, 3]
+    class_names: list[str] = Field(min_length=1)
+    device: str = "cpu"
+    options: SerializeAsAny[ArchitectureOptions]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _architecture_options(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("options", {}), dict):
+            from models.architectures import get_architecture  # the architectures import this module
+
+            try:
+                architecture = get_architecture(data.get("architecture"))
+            except KeyError as exc:
+                raise ValueError(exc.args[0]) from None
+            data = {**data, "options": architecture.Options.model_validate(data.get("options", {}))}
+        return data
+
+    @field_validator("class_names")
+    @classmethod
+    def _distinct(cls, names: list[str]) -> list[str]:
+        if len(set(names)) != len(names):
+            raise ValueError("class names must be distinct")
+        return names
+
+    @model_validator(mode="after")
+    def _fits_architecture(self) -> GanConfig:
+        from models.architectures import get_architecture
+
+        architecture = get_architecture(self.architecture)
+        if not isinstance(self.options, architecture.Options):
+            raise ValueError(f"options are {type(self.options).__name__}, not {self.architecture}'s")
+        architecture.check_config(self)
+        return self
+
+    @property
+    def resolution(self) -> int:
+        return self.options.resolution  # type: ignore[attr-defined]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return self.model_dump(mode="json")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GanConfig:
-        return config_from_dict(cls, data)
+        """Also reads the flat configs of models registered before options were declared."""
+        data = dict(data)
+        if "resolution" in data:
+            options = {name: data.pop(name) for name in _LEGACY_OPTION_FIELDS if name in data}
+            if options.get("real_label") is None:
+                options.pop("real_label", None)
+            data.pop("num_classes", None)
+            data["options"] = {**options, **data.get("options", {})}
+        return cls.model_validate(data)
+
+    def replace(self, **changes: Any) -> GanConfig:
+        return self.model_copy(update=changes)

@@ -1,19 +1,19 @@
 from __future__ import annotations
 
-from models.architectures.dcgan_common import HYPERPARAMETER_DEFAULTS, RESOLUTIONS, DCGANTrainer
-from models.config import GanConfig
-from models.registry import Architecture, register
+from pydantic import Field
+
+from models.architectures import register
+from models.architectures.dcgan_common import DCGANBase, DCGANOptions
+
+
+class CDCGANOptions(DCGANOptions):
+    real_label: float = Field(0.9, gt=0, le=1, description="Target for real images (one-sided label smoothing).")
 
 
 @register
-class CDCGAN(Architecture):
-    """Class-conditional DCGAN with one-sided label smoothing (real targets 0.9 unless configured)."""
+class CDCGAN(DCGANBase):
+    """Class-conditional DCGAN with one-sided label smoothing."""
 
     name = "cdcgan"
     conditional = True
-    resolutions = RESOLUTIONS
-    hyperparameter_defaults = HYPERPARAMETER_DEFAULTS
-
-    def make_trainer(self, config: GanConfig) -> DCGANTrainer:
-        self.check_config(config)
-        return DCGANTrainer(config, conditional=True, default_real_label=0.9)
+    Options = CDCGANOptions

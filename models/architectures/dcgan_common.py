@@ -1,16 +1,51 @@
 """DCGAN networks and trainer shared by "dcgan" and "cdcgan" (conditional when num_classes > 0)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal
+
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
-from models.config import GanConfig
+from models.architectures.base import (
+    Architecture,
+    ArchitectureOptions,
+    adam_beta,
+    latent_size,
+    learning_rate,
+    network_width,
+)
 
-RESOLUTIONS = (28, 32, 64, 128)
-HYPERPARAMETER_DEFAULTS = {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999}
+if TYPE_CHECKING:
+    from models.config import GanConfig
+
 EMBED_DIM = 50
 METRICS = ("loss_g", "loss_d", "d_real", "d_fake")
+
+
+class DCGANOptions(ArchitectureOptions):
+    resolution: Literal[28, 32, 64, 128] = 64
+    z_dim: int = latent_size(100)
+    width: int = network_width(64)
+    lr: float = learning_rate(2e-4)
+    beta1: float = adam_beta(0.5, 1)
+    beta2: float = adam_beta(0.999, 2)
+    real_label: float = Field(1.0, gt=0, le=1, description="Target for real images; below 1 is one-sided label "
+                                                            "smoothing.")
+
+
+class DCGANBase(Architecture):
+    Options = DCGANOptions
+
+    def make_trainer(self, config: GanConfig) -> DCGANTrainer:
+        return DCGANTrainer(config, conditional=self.conditional)
+
+    def make_sampler(self, config: GanConfig) -> Generator:
+        o = config.options
+        net = Generator(o.z_dim, config.channels, o.resolution, o.width,
+                        config.num_classes if self.conditional else 0)
+        return net.to(config.device)
 
 
 def _layout(resolution: int) -> tuple[int, int]:

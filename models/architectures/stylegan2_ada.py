@@ -1,41 +1,53 @@
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Literal
 
-from models.config import GanConfig, is_int, is_number
-from models.registry import Architecture, register
-from models.stylegan2.networks import discriminator_block_count
+from pydantic import Field, ValidationInfo, field_validator
+
+from models.architectures import register
+from models.architectures.base import (
+    Architecture,
+    ArchitectureOptions,
+    adam_beta,
+    latent_size,
+    learning_rate,
+    network_width,
+)
+from models.config import GanConfig
+from models.stylegan2.networks import Generator, discriminator_block_count
 from models.stylegan2.trainer import StyleGAN2Trainer
 
-AUGMENTS = ("ada", "diffaugment", "none")
 
+class StyleGAN2Options(ArchitectureOptions):
+    resolution: Literal[32, 64, 128, 256] = 64
+    z_dim: int = latent_size(100)
+    width: int = network_width(64)
+    lr: float = learning_rate(0.0025)
+    beta1: float = adam_beta(0.0, 1)
+    beta2: float = adam_beta(0.99, 2)
+    mapping_layers: int = Field(2, ge=1, le=8, description="Mapping network depth.")
+    w_dim: int = Field(256, ge=1, le=1024, description="Intermediate latent size.")
+    augment: Literal["ada", "diffaugment", "none"] = Field("ada", description="Discriminator augmentation.")
+    ada_target: float = Field(0.6, gt=0, lt=1, description="ADA's overfitting target r_t.")
+    ada_images: int = Field(500_000, ge=1, description="Images for ADA's p to go from 0 to 1.")
+    ada_interval: int = Field(4, ge=1, description="Minibatches between updates of ADA's p.")
+    r1_gamma: float | None = Field(None, ge=0, allow_inf_nan=False,
+                                   description="R1 weight; null: 0.0002 * resolution^2 / batch_size.")
+    r1_interval: int = Field(16, ge=1, description="Lazy R1 interval in minibatches.")
+    pl_weight: float = Field(0.0, ge=0, allow_inf_nan=False, description="Path-length regularisation; 0 = off.")
+    pl_interval: int = Field(4, ge=1, description="Path-length regularisation interval in minibatches.")
+    ema_images: float = Field(10_000, ge=1, allow_inf_nan=False,
+                              description="Half-life of the EMA generator, in images.")
+    freeze_d: int = Field(0, ge=0, description="Freeze the first K discriminator blocks (FreezeD).")
+    compile: bool = Field(False, description="torch.compile the networks.")
 
-def _int_in(low: int, high: int | None = None) -> Callable[[Any], bool]:
-    return lambda v: is_int(v) and low <= v and (high is None or v <= high)
-
-
-def _number(v: Any) -> bool:
-    return is_number(v) and math.isfinite(v)
-
-
-# option -> (valid, what a valid value is)
-OPTION_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "mapping_layers": (_int_in(1, 8), "an int in [1, 8]"),
-    "w_dim": (_int_in(1), "an int >= 1"),
-    "augment": (lambda v: isinstance(v, str) and v in AUGMENTS, f"one of {list(AUGMENTS)}"),
-    "ada_target": (lambda v: _number(v) and 0 < v < 1, "a number in (0, 1)"),
-    "ada_images": (_int_in(1), "an int >= 1"),
-    "ada_interval": (_int_in(1), "an int >= 1"),
-    "r1_gamma": (lambda v: v is None or _number(v) and v >= 0, "null (0.0002 * resolution^2 / batch_size) or >= 0"),
-    "r1_interval": (_int_in(1), "an int >= 1"),
-    "pl_weight": (lambda v: _number(v) and v >= 0, "a number >= 0"),
-    "pl_interval": (_int_in(1), "an int >= 1"),
-    "ema_images": (lambda v: _number(v) and v >= 1, "a number >= 1"),
-    "freeze_d": (_int_in(0), "an int >= 0"),
-    "compile": (lambda v: isinstance(v, bool), "true or false"),
-}
+    @field_validator("freeze_d")
+    @classmethod
+    def _within_discriminator(cls, value: int, info: ValidationInfo) -> int:
+        resolution = info.data.get("resolution")
+        if resolution is not None and value > (blocks := discriminator_block_count(resolution)):
+            raise ValueError(f"must be <= {blocks}, the number of discriminator blocks at resolution {resolution}")
+        return value
 
 
 @register
@@ -44,32 +56,12 @@ class StyleGAN2ADA(Architecture):
 
     name = "stylegan2-ada"
     conditional = True
-    resolutions = (32, 64, 128, 256)
-    hyperparameter_defaults = {"lr": 0.0025, "beta1": 0.0, "beta2": 0.99}
-    option_defaults = {
-        "mapping_layers": 2, "w_dim": 256, "augment": "ada", "ada_target": 0.6, "ada_images": 500_000,
-        "ada_interval": 4, "r1_gamma": None, "r1_interval": 16, "pl_weight": 0.0, "pl_interval": 4,
-        "ema_images": 10_000, "freeze_d": 0, "compile": False,
-    }
-    shape_options = ("mapping_layers", "w_dim")
+    Options = StyleGAN2Options
+    shape_options = ("resolution", "z_dim", "width", "mapping_layers", "w_dim")
     one_class_is_unconditional = True
 
-    def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        merged = super().check_options(options)
-        for name, (valid, requirement) in OPTION_CHECKS.items():
-            if not valid(merged[name]):
-                raise ValueError(f"{self.name} option {name!r} must be {requirement}, got {merged[name]!r}")
-        return merged
-
-    def check_config(self, config: GanConfig) -> None:
-        super().check_config(config)
-        blocks = discriminator_block_count(config.resolution)
-        if self.check_options(config.options)["freeze_d"] > blocks:
-            raise ValueError(f"{self.name} option 'freeze_d' must be <= {blocks}, the number of discriminator "
-                             f"blocks at resolution {config.resolution}")
-        if config.real_label is not None:
-            raise ValueError(f"{self.name} does not use real_label")
-
     def make_trainer(self, config: GanConfig) -> StyleGAN2Trainer:
-        self.check_config(config)
-        return StyleGAN2Trainer(config, self.check_options(config.options))
+        return StyleGAN2Trainer(config)
+
+    def make_sampler(self, config: GanConfig) -> Generator:
+        return StyleGAN2Trainer.sampling_network(config)

@@ -12,7 +12,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from models.plugins import Registry, import_submodules
+from models.registry import Registry, import_submodules
 
 
 class Classifier(ABC):

@@ -16,7 +16,7 @@ import torch
 
 from models.metrics.errors import MetricsError
 from models.metrics.features import FeatureSet
-from models.plugins import Registry
+from models.registry import Registry
 
 REAL = "real"  # real FeatureSet
 FAKE = "fake"  # generated FeatureSet

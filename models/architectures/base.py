@@ -1,0 +1,105 @@
+"""What an architecture is: a name, its options as one pydantic model (bounds and the one default of each),
+and the trainer and sampling network it builds from a GanConfig."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, get_args
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+if TYPE_CHECKING:
+    from models.config import GanConfig
+
+
+class ArchitectureOptions(BaseModel):
+    """Every option an architecture takes; the API shows and validates them, the trainer reads them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def latent_size(default: int) -> Any:
+    return Field(default, ge=1, le=1024, description="Size of the noise vector z.")
+
+
+def network_width(default: int) -> Any:
+    return Field(default, ge=1, le=1024, description="Base channel count of both networks.")
+
+
+def learning_rate(default: float) -> Any:
+    return Field(default, gt=0, le=1, description="Adam learning rate of both networks.")
+
+
+def adam_beta(default: float, which: int) -> Any:
+    return Field(default, ge=0, lt=1, description=f"Adam beta{which}.")
+
+
+class SamplingNetwork(Protocol):
+    """What generation needs, and all a registered model holds: a generator without its trainer."""
+
+    def sample(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor:
+        """Eval-mode, no-grad images in [-1, 1]."""
+
+    def state_dict(self) -> dict[str, torch.Tensor]: ...
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> Any: ...
+
+
+class GanTrainer(Protocol):
+    def sampling_network(self) -> SamplingNetwork:
+        """The network a model registers: the EMA generator where there is one."""
+
+    def train_step(self, real: torch.Tensor, labels: torch.Tensor,
+                   generator: torch.Generator) -> dict[str, float]: ...
+
+    def state_dict(self) -> dict:
+        """Everything resuming needs: networks, optimisers, counters."""
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+    def discriminator_state(self) -> dict[str, torch.Tensor]:
+        """D's weights alone, kept beside a registered model so that fine-tunes (FreezeD) start from them."""
+
+    def load_pretrained(self, generator: dict[str, torch.Tensor], discriminator: dict[str, torch.Tensor] | None,
+                        keep_classes: bool) -> None:
+        """Start from a registered model: its sampling network's weights (and D's, when kept).
+        keep_classes=False: the class-dependent parameters keep their fresh initialisation."""
+
+    def sample(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor: ...
+
+
+class Architecture(ABC):
+    name: ClassVar[str]
+    conditional: ClassVar[bool]
+    Options: ClassVar[type[ArchitectureOptions]]
+    # Options that change tensor shapes: a fine-tune takes them from its base model.
+    shape_options: ClassVar[tuple[str, ...]] = ("resolution", "z_dim", "width")
+    # True where a one-class model has no class inputs at all, so it cannot be fine-tuned onto several classes
+    # (or the reverse).
+    one_class_is_unconditional: ClassVar[bool] = False
+
+    @property
+    def resolutions(self) -> tuple[int, ...]:
+        return get_args(self.Options.model_fields["resolution"].annotation)
+
+    @abstractmethod
+    def make_trainer(self, config: GanConfig) -> GanTrainer: ...
+
+    @abstractmethod
+    def make_sampler(self, config: GanConfig) -> SamplingNetwork:
+        """The sampling network alone, freshly initialised, on config.device."""
+
+    def check_config(self, config: GanConfig) -> None:
+        """Checks that need the whole config, not just the options (ValueError)."""
+
+
+def eval_samples(net: nn.Module, forward: Any) -> torch.Tensor:
+    """Run `forward()` on `net` in eval mode without gradients, restoring its mode afterwards."""
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            return forward()
+    finally:
+        net.train(was_training)
