@@ -9,6 +9,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core.errors import InvalidParam
+from core.kinds import kind_names
+from models.architectures import architecture_names
+
 PROBLEM = "application/problem+json"
 
 
@@ -46,8 +50,24 @@ def install(app: FastAPI) -> None:
         return problem_response(exc.status_code, HTTPStatus(exc.status_code).phrase, str(exc.detail),
                                 headers=getattr(exc, "headers", None))
 
+    @app.exception_handler(InvalidParam)
+    async def _invalid_param(_: Request, exc: InvalidParam) -> JSONResponse:
+        loc = ["body", "params", *exc.loc]
+        return problem_response(422, "Invalid request", exc.msg, [{"loc": loc, "msg": exc.msg}])
+
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(err["loc"]), "msg": err["msg"]} for err in exc.errors()]
+        errors = [{"loc": field_location(err["loc"]), "msg": err["msg"]} for err in exc.errors()]
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
         return problem_response(422, "Invalid request", detail, errors)
+
+
+def field_location(loc: tuple[str | int, ...]) -> list[str | int]:
+    """The field's path, without the union tags pydantic inserts: ["body", "train", "params", "cdcgan", "z_dim"]
+    is ["body", "params", "z_dim"], the same shape a resolve step's error has."""
+    parts = list(loc)
+    if parts[:1] == ["body"] and len(parts) > 2 and parts[1] in kind_names() and parts[2] in ("kind", "params"):
+        del parts[1]
+        if parts[1] == "params" and len(parts) > 2 and parts[2] in architecture_names():
+            del parts[2]
+    return parts

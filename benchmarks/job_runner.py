@@ -49,8 +49,9 @@ def setup(data_dir: Path) -> tuple[str, str]:
 def run_in_runner(workspace: str, dataset_id: str, steps: int) -> float:
     from core.db import session_scope
     from core.ids import new_id
+    from core.kinds import get_kind
     from core.tables import Job
-    from worker.jobs.train import run_train
+    from worker.handlers.train import handle
     from worker.runner import run_job
 
     job_id = new_id("job")
@@ -58,7 +59,7 @@ def run_in_runner(workspace: str, dataset_id: str, steps: int) -> float:
         session.add(Job(id=job_id, workspace_id=workspace, kind="train", params={
             **PARAMS, "dataset_id": dataset_id, "steps": steps, "base_model_id": None}, progress={}, metrics={}))
     started = time.perf_counter()
-    run_job(job_id, run_train)
+    run_job(job_id, handle, get_kind("train").parse)
     elapsed = time.perf_counter() - started
     with session_scope() as session:
         assert session.get(Job, job_id).status == "succeeded"
@@ -71,18 +72,19 @@ def run_bare(dataset_id: str, steps: int) -> float:
     from core.db import session_scope
     from core.storage import get_store
     from core.tables import Dataset
+    from models.architectures import get_architecture
     from models.config import GanConfig
     from models.data import to_training_range
-    from models.registry import get_architecture
-    from worker.jobs.train import load_dataset
+    from worker.inputs import load_dataset
 
     with session_scope() as session:
         dataset = session.get(Dataset, dataset_id)
         session.expunge(dataset)
     images, labels = load_dataset(get_store(), dataset, 64, 1)
     classes = [c["name"] for c in dataset.classes]
-    config_args = {k: v for k, v in PARAMS.items()}
-    config = GanConfig(num_classes=len(classes), class_names=classes, steps=steps, **config_args)
+    options = {k: PARAMS[k] for k in ("resolution", "z_dim", "width", "lr", "beta1", "beta2")}
+    config = GanConfig(architecture=PARAMS["architecture"], channels=PARAMS["channels"], class_names=classes,
+                       steps=steps, batch_size=PARAMS["batch_size"], seed=PARAMS["seed"], options=options)
     started = time.perf_counter()
     trainer = get_architecture("cdcgan").make_trainer(config)
     rng = torch.Generator().manual_seed(0)

@@ -29,9 +29,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from models.architectures import get_architecture  # noqa: E402
 from models.config import GanConfig  # noqa: E402
 from models.data import to_training_range  # noqa: E402
-from models.registry import get_architecture  # noqa: E402
 
 ARCHITECTURES = ("cdcgan", "stylegan2-ada")
 CLASSES = ["a", "b", "c"]
@@ -40,12 +40,11 @@ DATASET_SIZE = 64
 
 def measure(architecture: str, resolution: int, args: argparse.Namespace) -> dict[str, float]:
     """One configuration, in this process."""
-    arch = get_architecture(architecture)
-    config = GanConfig(architecture, resolution, args.channels, len(CLASSES), CLASSES, steps=1,
-                       batch_size=args.batch_size, z_dim=args.z_dim, width=args.width, device=args.device,
-                       **arch.hyperparameter_defaults)
+    config = GanConfig(architecture=architecture, channels=args.channels, class_names=CLASSES, steps=1,
+                       batch_size=args.batch_size, device=args.device,
+                       options={"resolution": resolution, "z_dim": args.z_dim, "width": args.width})
     device = torch.device(args.device)
-    trainer = arch.make_trainer(config)
+    trainer = get_architecture(architecture).make_trainer(config)
     rng = torch.Generator(device=device).manual_seed(0)
     images = torch.randint(0, 256, (DATASET_SIZE, args.channels, resolution, resolution), dtype=torch.uint8,
                            generator=torch.Generator().manual_seed(0)).to(device)

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 
 from zipstream import ZIP_STORED, ZipStream
 
-from core.objects import batch_file_key, batch_manifest_key
 from core.storage import ObjectStore
+from core.storage_keys import batch_file_key, batch_manifest_key
 
 MANIFEST_FIELDS = ("file", "class", "seed")
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from core.ids import id_time, new_id
 from core.ingest import IngestResult
-from core.objects import dataset_image_key, dataset_prefix, preview_key
 from core.storage import ObjectStore
+from core.storage_keys import dataset_image_key, dataset_prefix, preview_key
 from core.tables import Dataset, Image, utcnow
 
 log = logging.getLogger(__name__)

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Literal
 
 import numpy as np
 from PIL import Image
@@ -60,12 +61,15 @@ class IngestResult:
     num_duplicates: int  # images whose pixels equal an earlier image's (in any class)
 
 
-class IngestError(Exception):
-    """A rejected archive, shaped for an RFC 7807 problem response."""
+IngestReason = Literal["too_large", "corrupt", "unsupported_media_type", "bad_layout"]
 
-    def __init__(self, status: int, title: str, detail: str, errors: list[dict] | None = None) -> None:
-        super().__init__(f"{status} {title}: {detail}")
-        self.status = status
+
+class IngestError(Exception):
+    """A rejected archive: why (`reason`), a title and detail, and one {"loc", "msg"} per offending part."""
+
+    def __init__(self, reason: IngestReason, title: str, detail: str, errors: list[dict] | None = None) -> None:
+        super().__init__(f"{title}: {detail}")
+        self.reason = reason
         self.title = title
         self.detail = detail
         self.errors = errors or []
@@ -100,11 +104,11 @@ def _archive_error(msg: str) -> dict:
 
 
 def _too_large(errors: list[dict]) -> IngestError:
-    return IngestError(413, "Archive too large", errors[0]["msg"], errors)
+    return IngestError("too_large", "Archive too large", errors[0]["msg"], errors)
 
 
 def _corrupt(msg: str) -> IngestError:
-    return IngestError(400, "Invalid archive", msg, [_archive_error(msg)])
+    return IngestError("corrupt", "Invalid archive", msg, [_archive_error(msg)])
 
 
 @dataclass
@@ -274,7 +278,8 @@ def _check_content_type(content_type: str | None) -> None:
     media_type = (content_type or "").split(";")[0].strip().lower()
     if media_type not in ARCHIVE_CONTENT_TYPES and media_type not in _GENERIC_CONTENT_TYPES:
         msg = f"content type {media_type!r} is not an archive; upload a zip, tar or tar.gz"
-        raise IngestError(415, "Unsupported media type", msg, [{"loc": ["header", "content-type"], "msg": msg}])
+        raise IngestError("unsupported_media_type", "Unsupported media type", msg,
+                          [{"loc": ["header", "content-type"], "msg": msg}])
 
 
 def _split_path(name: str) -> tuple[str, ...] | str:
@@ -306,7 +311,8 @@ class _Planned:
 
 
 def _plan(entries: Iterable[_Entry]) -> dict[str, list[_Planned]]:
-    """Map class name -> its images, or raise 422 listing every entry that breaks the layout rules."""
+    """Map class name -> its images, or raise a "bad_layout" IngestError listing every entry that breaks the
+    layout rules."""
     errors: list[dict] = []
     kept: list[tuple[_Entry, tuple[str, ...]]] = []
     seen: set[tuple[str, ...]] = set()
@@ -348,7 +354,7 @@ def _plan(entries: Iterable[_Entry]) -> dict[str, list[_Planned]]:
             classes.setdefault(parts[0], []).append(_Planned(entry, parts[0], parts[1], fmt))
     if errors:
         detail = f"{len(errors)} entries break the layout rules"
-        raise IngestError(422, "Invalid archive layout", detail, errors)
+        raise IngestError("bad_layout", "Invalid archive layout", detail, errors)
     return classes
 
 
@@ -365,7 +371,7 @@ def _check_classes(classes: dict[str, list[_Planned]], limits: IngestLimits) -> 
             errors.append({"loc": ["class", name], "msg": f"{len(items)} image(s); at least "
                            f"min_images_per_class={limits.min_images_per_class} needed"})
     if errors:
-        raise IngestError(422, "Invalid dataset", errors[0]["msg"], errors)
+        raise IngestError("bad_layout", "Invalid dataset", errors[0]["msg"], errors)
 
 
 def _safe_stem(name: str) -> str:
@@ -389,9 +395,9 @@ class _UniqueNames:
 
 
 class _BadImage(Exception):
-    def __init__(self, status: int, msg: str) -> None:
+    def __init__(self, reason: IngestReason, msg: str) -> None:
         super().__init__(msg)
-        self.status = status
+        self.reason = reason
 
 
 @dataclass
@@ -423,9 +429,9 @@ def _normalise(data: bytes, image_format: str, max_pixels: int, out: Path) -> _D
         with Image.open(io.BytesIO(data), formats=(image_format,)) as im:
             width, height = im.size
             if width * height > max_pixels:
-                raise _BadImage(413, f"{width}x{height} pixels exceeds max_image_pixels={max_pixels}")
+                raise _BadImage("too_large", f"{width}x{height} pixels exceeds max_image_pixels={max_pixels}")
             if width * height == 0:
-                raise _BadImage(400, "image has no pixels")
+                raise _BadImage("corrupt", "image has no pixels")
             im.verify()
         decoded = Image.open(io.BytesIO(data), formats=(image_format,))
         decoded.load()
@@ -433,11 +439,11 @@ def _normalise(data: bytes, image_format: str, max_pixels: int, out: Path) -> _D
     except _BadImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise _BadImage(413, str(exc)) from None
+        raise _BadImage("too_large", str(exc)) from None
     except Image.UnidentifiedImageError:
-        raise _BadImage(400, f"not a {image_format} image, as its extension claims") from None
+        raise _BadImage("corrupt", f"not a {image_format} image, as its extension claims") from None
     except Exception as exc:  # Pillow signals malformed input with many exception types
-        raise _BadImage(400, f"not a valid {image_format} image ({type(exc).__name__}: {exc})") from None
+        raise _BadImage("corrupt", f"not a valid {image_format} image ({type(exc).__name__}: {exc})") from None
     digest = hashlib.sha256(f"{im.mode} {width}x{height}\n".encode())
     digest.update(im.tobytes())
     plain = _plain_png(data, im.mode) if im is decoded and image_format == "PNG" else None
@@ -476,7 +482,7 @@ def _plain_png(data: bytes, mode: str) -> bytes | None:
 
 def _align_pillow_limit(max_pixels: int) -> None:
     # Image.open raises DecompressionBombError past 2 * MAX_IMAGE_PIXELS before our own check can run;
-    # keep Pillow's limit at least ours so ours decides (its error still maps to 413 as a backstop).
+    # keep Pillow's limit at least ours so ours decides (its error is still "too_large", as a backstop).
     if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < max_pixels:
         Image.MAX_IMAGE_PIXELS = max_pixels
 
@@ -515,7 +521,7 @@ def _decode_into(
             filename = file_names(_safe_stem(PurePosixPath(item.basename).stem)) + ".png"
             targets[id(item.entry)] = (item, filename, class_dir / filename)
 
-    errors: list[tuple[int, dict]] = []
+    errors: list[tuple[IngestReason, dict]] = []
     images: list[IngestedImage] = []
     pending: dict[Future[_Decoded], tuple[_Planned, str, Path]] = {}
 
@@ -525,7 +531,7 @@ def _decode_into(
             try:
                 d = future.result()
             except _BadImage as exc:
-                errors.append((exc.status, _file_error(item.entry.name, str(exc))))
+                errors.append((exc.reason, _file_error(item.entry.name, str(exc))))
                 continue
             images.append(IngestedImage(
                 class_name=item.class_name, filename=filename, path=out, sha256=d.sha256, width=d.width,
@@ -542,14 +548,14 @@ def _decode_into(
                 # to at most max_uncompressed_bytes, so the bytes actually read stay within it too.
                 data = archive.read(entry, entry.size + 1)
             except _READ_ERRORS as exc:
-                errors.append((400, _file_error(entry.name, f"cannot be read from the archive: {exc}")))
+                errors.append(("corrupt", _file_error(entry.name, f"cannot be read from the archive: {exc}")))
                 continue
             if len(data) > entry.size:
                 pool.shutdown(cancel_futures=True)
                 msg = f"inflates past its declared size of {entry.size} bytes (a decompression bomb?)"
                 raise _too_large([_file_error(entry.name, msg)])
             if len(data) < entry.size:
-                errors.append((400, _file_error(entry.name, f"truncated: {len(data)} of {entry.size} bytes")))
+                errors.append(("corrupt", _file_error(entry.name, f"truncated: {len(data)} of {entry.size} bytes")))
                 continue
             future = pool.submit(_normalise, data, item.image_format, limits.max_image_pixels, out)
             pending[future] = (item, filename, out)
@@ -557,10 +563,11 @@ def _decode_into(
                 collect(wait(pending, return_when=FIRST_COMPLETED).done)
         collect(list(pending))
     if errors:
-        status = max(s for s, _ in errors)  # 413 outranks 400
-        title = "Image too large" if status == 413 else "Invalid image"
+        too_large = any(reason == "too_large" for reason, _ in errors)  # outranks "corrupt"
+        reason: IngestReason = "too_large" if too_large else "corrupt"
+        title = "Image too large" if too_large else "Invalid image"
         errors.sort(key=lambda e: e[1]["loc"][1])
-        raise IngestError(status, title, f"{len(errors)} file(s) rejected", [e for _, e in errors])
+        raise IngestError(reason, title, f"{len(errors)} file(s) rejected", [e for _, e in errors])
     return images
 
 
@@ -586,9 +593,10 @@ def ingest_archive(
 ) -> IngestResult:
     """Validate the archive at `path` and write its images as normalised PNGs under `workdir`.
 
-    Raises IngestError: 415 wrong content type; 400 not an archive, corrupt, or an undecodable image;
-    413 too many entries or bytes, or an image over max_image_pixels; 422 unsafe or misplaced entries
-    and class folders that are empty, too few or too small.
+    Raises IngestError with reason "unsupported_media_type": wrong content type; "corrupt": not an archive,
+    corrupt, or an undecodable image; "too_large": too many entries or bytes, or an image over
+    max_image_pixels; "bad_layout": unsafe or misplaced entries and class folders that are empty, too few or
+    too small.
     """
     _check_content_type(content_type)
     _align_pillow_limit(limits.max_image_pixels)

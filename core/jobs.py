@@ -20,19 +20,6 @@ FINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
 ACTIVE = frozenset({QUEUED, RUNNING})
 
 
-def active_users(session: Session, workspace_id: str, resource_id: str, params: tuple[str, ...]) -> list[str]:
-    """Ids of queued or running jobs whose parameters `params` name `resource_id`, at any nesting depth."""
-    active = session.scalars(select(Job).where(Job.workspace_id == workspace_id, Job.status.in_(ACTIVE)))
-    return [job.id for job in active if _names(job.params, resource_id, params)]
-
-
-def _names(value: Any, resource_id: str, params: tuple[str, ...]) -> bool:
-    if isinstance(value, dict):
-        return any((key in params and item == resource_id) or _names(item, resource_id, params)
-                   for key, item in value.items())
-    return isinstance(value, list) and any(_names(item, resource_id, params) for item in value)
-
-
 def add_event(session: Session, job_id: str, type_: str, data: dict[str, Any], step: int | None = None) -> None:
     session.add(JobEvent(job_id=job_id, type=type_, step=step, data=data))
 
@@ -146,18 +133,19 @@ def request_cancel(session: Session, job: Job) -> bool:
     return bool(flagged)
 
 
-def recover_expired(session: Session, max_attempts: int, now: datetime | None = None) -> list[tuple[str, str]]:
+def recover_expired(session: Session, max_attempts: int,
+                    now: datetime | None = None) -> list[tuple[str, str, str]]:
     """Requeue running jobs whose worker stopped renewing its lease; fail those out of attempts.
 
-    Returns (id, kind) of the jobs that went back to the queue, which the caller must dispatch again.
+    Returns (id, kind, queue) of the jobs that went back to the queue, which the caller must dispatch again.
     """
     now = now or utcnow()
     expired = session.execute(
-        select(Job.id, Job.kind, Job.attempts, Job.cancel_requested)
+        select(Job.id, Job.kind, Job.queue, Job.attempts, Job.cancel_requested)
         .where(Job.status == RUNNING, Job.lease_expires_at < now)
     ).all()
     requeued = []
-    for job_id, kind, attempts, cancel_requested in expired:
+    for job_id, kind, queue, attempts, cancel_requested in expired:
         still_expired = (Job.id == job_id, Job.status == RUNNING, Job.lease_expires_at < now)
         error = None
         if cancel_requested:
@@ -176,7 +164,7 @@ def recover_expired(session: Session, max_attempts: int, now: datetime | None = 
             continue
         if values["status"] == QUEUED:
             status_event(session, job_id, QUEUED, reason="worker lost, retrying")
-            requeued.append((job_id, kind))
+            requeued.append((job_id, kind, queue))
         else:
             status_event(session, job_id, values["status"], error)
     return requeued

@@ -11,12 +11,6 @@ from celery import Celery
 
 from core.settings import Settings, get_settings
 
-GPU_KINDS = frozenset({"train", "generate", "evaluate", "augmentation_report"})
-
-
-def queue_for(kind: str) -> str:
-    return "gpu" if kind in GPU_KINDS else "cpu"
-
 
 def task_name(kind: str) -> str:
     return f"defectgen.{kind}"
@@ -41,7 +35,6 @@ def celery_config(settings: Settings) -> dict:
         worker_prefetch_multiplier=1,
         worker_max_tasks_per_child=1,
         task_default_queue="cpu",
-        task_routes={task_name(kind): {"queue": "gpu"} for kind in GPU_KINDS},
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
     )
@@ -54,5 +47,6 @@ def get_celery() -> Celery:
     return app
 
 
-def enqueue(job_id: str, kind: str) -> None:
-    get_celery().send_task(task_name(kind), args=[job_id], queue=queue_for(kind))
+def enqueue(job_id: str, kind: str, queue: str) -> None:
+    """Every job carries its queue (its kind's spec chose it), so that sending needs no spec."""
+    get_celery().send_task(task_name(kind), args=[job_id], queue=queue)

@@ -83,6 +83,8 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
+    # The Celery queue it is sent to, so that workers can requeue it without loading its kind's spec.
+    queue: Mapped[str] = mapped_column(String(16), default="gpu", server_default="gpu")
     status: Mapped[str] = mapped_column(String(16), default="queued")
     params: Mapped[dict[str, Any]]
     progress: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -110,8 +112,9 @@ class JobEvent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Model(Base):
-    """A generator (a GAN checkpoint) or a classifier (trained by an augmentation report, or imported)."""
+class RegisteredModel(Base):
+    """A generator (its sampling network, see models.snapshot) or a classifier (trained by an augmentation
+    report, or imported)."""
 
     __tablename__ = "models"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -41,6 +41,8 @@ from models.classification import (
 from models.classifiers import gradcam_target_layer
 from models.config import is_int
 from models.data import to_training_range
+from models.errors import DataError
+from models.monitor import SILENT, Monitor
 
 # (class_index, count, seed) -> uint8 [count, C, R, R] at the classifier's channels and resolution.
 SyntheticSource = Callable[[int, int, int], torch.Tensor]
@@ -118,15 +120,15 @@ def report_settings(config: ReportConfig) -> list[Setting]:
 
 
 def run_report(config: ReportConfig, train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
-               synthetic: SyntheticSource, progress: Callable[[int, int, str], None] | None = None,
-               should_stop: Callable[[], bool] | None = None,
+               synthetic: SyntheticSource, *, monitor: Monitor = SILENT,
                init_weights: Mapping[str, torch.Tensor] | None = None) -> ReportResult:
     """Train and evaluate every setting `config.repeats` times; see the module docstring. Every classifier
     starts from `init_weights` when given (models.classification.init_from).
 
     train and test are (uint8 images [N, C, R, R], long labels [N]); they are resized to the classifier's
-    resolution and channels if they differ. progress(done_batches, total_batches, what) after every training
-    batch; should_stop() raises models.classification.TrainingStopped from inside a training.
+    resolution and channels if they differ. Every training batch counts towards one total reported to
+    `monitor`, under a message naming the repeat and setting; a stop request raises models.monitor.Stopped from
+    inside a training. DataError for sets or synthetic images that cannot be used.
     """
     classifier = config.classifier
     train_images, train_labels = _prepared(train, classifier, "train")
@@ -134,7 +136,7 @@ def run_report(config: ReportConfig, train: tuple[torch.Tensor, torch.Tensor], t
     class_counts = torch.bincount(train_labels, minlength=classifier.num_classes).tolist()
     absent = [classifier.class_names[c] for c in test_labels.unique().tolist() if class_counts[c] == 0]
     if absent:
-        raise ValueError(f"test set has classes without training images: {absent}")
+        raise DataError(f"test set has classes without training images: {absent}")
     settings = report_settings(config)
     sizes = {s: len(train_images) + sum(s.synthetic_counts(class_counts)) for s in settings}
     total = config.repeats * classifier.epochs * sum(batches_per_epoch(n, classifier.batch_size)
@@ -153,12 +155,8 @@ def run_report(config: ReportConfig, train: tuple[torch.Tensor, torch.Tensor], t
             run_config = dataclasses.replace(classifier, seed=config.seed + repeat,
                                              classical_augmentation=setting.classical_augmentation)
             what = f"repeat {repeat + 1}/{config.repeats}: {setting.label}"
-
-            def report_batch(batch: int, _: int, offset: int = done, what: str = what) -> None:
-                if progress is not None:
-                    progress(offset + batch, total, what)
-
-            model = train_classifier(run_config, images, labels, report_batch, should_stop, init_weights)
+            model = train_classifier(run_config, images, labels, monitor=monitor.part(done, total, what),
+                                     init_weights=init_weights)
             done += run_config.epochs * batches_per_epoch(len(images), run_config.batch_size)
             probs = predict_proba(model, test_images, classifier.device)
             runs[setting].append(classification_metrics(probs, test_labels, classifier.num_classes))
@@ -210,12 +208,12 @@ def _prepared(data: tuple[torch.Tensor, torch.Tensor], classifier: ClassifierCon
     images, labels = data
     check_images(images, None, None, f"{what} images")
     if len(images) == 0:
-        raise ValueError(f"the {what} set is empty")
+        raise DataError(f"the {what} set is empty")
     if labels.dtype != torch.long or tuple(labels.shape) != (len(images),):
-        raise ValueError(f"{what} labels must be a long tensor [{len(images)}], got {labels.dtype} "
-                         f"{tuple(labels.shape)}")
+        raise DataError(f"{what} labels must be a long tensor [{len(images)}], got {labels.dtype} "
+                        f"{tuple(labels.shape)}")
     if labels.min() < 0 or labels.max() >= classifier.num_classes:
-        raise ValueError(f"{what} labels must be in [0, {classifier.num_classes})")
+        raise DataError(f"{what} labels must be in [0, {classifier.num_classes})")
     return resize_images(images, classifier.resolution, classifier.channels), labels
 
 
@@ -228,7 +226,7 @@ def _synthetic_pool(synthetic: SyntheticSource, class_index: int, count: int, se
     images = synthetic(class_index, count, seed)
     if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or tuple(images.shape) != shape:
         got = f"{images.dtype} {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ValueError(f"synthetic source returned {got} for class {class_index}; expected uint8 {list(shape)}")
+        raise DataError(f"synthetic source returned {got} for class {class_index}; expected uint8 {list(shape)}")
     return images
 
 

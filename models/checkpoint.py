@@ -1,4 +1,5 @@
-"""Checkpoints as safetensors: tensors under their key path, everything else as JSON in the metadata.
+"""Training checkpoints, and the container of every defectgen blob: safetensors, tensors under their key path,
+everything else as JSON in the metadata.
 
 Loading never runs code (no pickle). The JSON "tree" mirrors the nested structure; every JSON object in it
 is a tagged container so that int dict keys and tuples survive the round trip:
@@ -6,22 +7,25 @@ is a tagged container so that int dict keys and tuples survive the round trip:
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import safetensors.torch
 import torch
 
-from models.config import GanConfig
-from models.registry import GanTrainer, get_architecture
+from models.architectures import GanTrainer
+from models.config import GanConfig, is_int
+from models.errors import DataError
 
 TREE_KEY = "defectgen.tree"
 CHECKPOINT_FORMAT = "defectgen-gan/1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(DataError):
     pass
 
 
@@ -103,8 +107,33 @@ def unpack_state(blob: bytes) -> dict:
     return tree
 
 
-@dataclass
+@contextlib.contextmanager
+def fitting(what: str) -> Iterator[None]:
+    """Turns the errors of loading state that does not fit (keys, shapes, optimiser groups) into CheckpointError."""
+    try:
+        yield
+    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{what} does not fit the architecture: {exc}") from exc
+
+
+def read_envelope(tree: dict, expected_format: str) -> tuple[GanConfig, int]:
+    """The config and step of an unpacked checkpoint or snapshot of `expected_format`."""
+    if tree.get("format") != expected_format:
+        raise CheckpointError(f"unknown checkpoint format {tree.get('format')!r}")
+    try:
+        config = GanConfig.from_dict(tree["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"invalid checkpoint config: {exc}") from exc
+    step = tree.get("step")
+    if not is_int(step) or not 0 <= step <= config.steps:
+        raise CheckpointError(f"invalid checkpoint step {step!r}")
+    return config, step
+
+
+@dataclass(frozen=True)
 class GanCheckpoint:
+    """A training checkpoint: all that resuming needs."""
+
     config: GanConfig
     step: int
     trainer: dict
@@ -118,32 +147,10 @@ def make_checkpoint(config: GanConfig, step: int, trainer: GanTrainer, loop_rng:
 
 
 def read_checkpoint(blob: bytes) -> GanCheckpoint:
-    """Unpack and check the envelope (format, config, known architecture, step); nets are not loaded."""
+    """Unpack and check the envelope (format, config, step); the networks are not loaded."""
     tree = unpack_state(blob)
-    if tree.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"unknown checkpoint format {tree.get('format')!r}")
-    try:
-        config = GanConfig.from_dict(tree["config"])
-        get_architecture(config.architecture).check_config(config)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"invalid checkpoint config: {exc}") from exc
-    step, trainer, rng = tree.get("step"), tree.get("trainer"), tree.get("rng")
-    if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step <= config.steps:
-        raise CheckpointError(f"invalid checkpoint step {step!r}")
+    config, step = read_envelope(tree, CHECKPOINT_FORMAT)
+    trainer, rng = tree.get("trainer"), tree.get("rng")
     if not isinstance(trainer, dict) or not isinstance(rng, dict):
         raise CheckpointError("checkpoint lacks trainer or rng state")
     return GanCheckpoint(config, step, trainer, rng)
-
-
-def load_into(trainer: GanTrainer, state: dict, weights_only: bool = False, keep_classes: bool = True) -> None:
-    """Load trainer state, turning mismatches (keys, shapes, optimiser groups) into CheckpointError.
-
-    weights_only: the networks alone (see GanTrainer.load_weights for keep_classes).
-    """
-    try:
-        if weights_only:
-            trainer.load_weights(state, keep_classes=keep_classes)
-        else:
-            trainer.load_state_dict(state)
-    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"checkpoint does not fit the architecture: {exc}") from exc

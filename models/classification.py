@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,16 +19,14 @@ from models.checkpoint import CheckpointError, pack_state, unpack_state
 from models.classifiers import build_classifier, classifier_names
 from models.config import config_from_dict, is_int, is_number
 from models.data import to_training_range
+from models.errors import DataError
+from models.monitor import SILENT, Monitor
 
 CLASSIFIER_FORMAT = "defectgen-classifier/1"
 MIN_RESOLUTION, MAX_RESOLUTION = 16, 512
 MAX_ROTATION_DEGREES = 10.0
 CROP_SCALE = (0.8, 1.0)  # area fraction of a random resized crop
 CROP_RATIO = (3 / 4, 4 / 3)  # aspect ratio of the crop, log-uniform as in torchvision's RandomResizedCrop
-
-
-class TrainingStopped(Exception):
-    """should_stop() returned True; the partly trained classifier is discarded."""
 
 
 @dataclass
@@ -106,28 +104,27 @@ def init_from(model: nn.Module, weights: Mapping[str, torch.Tensor]) -> list[str
             continue
         target.copy_(source)
     if len(fresh) == len(state):
-        raise ValueError("none of the initial weights fit this classifier")
+        raise DataError("none of the initial weights fit this classifier")
     return fresh
 
 
-def train_classifier(config: ClassifierConfig, images: torch.Tensor, labels: torch.Tensor,
-                     progress: Callable[[int, int], None] | None = None,
-                     should_stop: Callable[[], bool] | None = None,
-                     init_weights: Mapping[str, torch.Tensor] | None = None) -> nn.Module:
+def train_classifier(config: ClassifierConfig, images: torch.Tensor, labels: torch.Tensor, *,
+                     monitor: Monitor = SILENT, init_weights: Mapping[str, torch.Tensor] | None = None) -> nn.Module:
     """Train with AdamW and cross-entropy, from scratch or from `init_weights` (see init_from); returns the
     model in eval mode on config.device.
 
     Bit-identical for a seed on CPU: initialisation, dropout and shuffling depend on config.seed alone, and the
-    caller's global RNG is left as it was. progress(done_batches, total_batches) after every batch;
-    should_stop() is checked before every batch and raises TrainingStopped.
+    caller's global RNG is left as it was. Reports (done batches, total batches) to `monitor` after every batch
+    and checks it before every batch (models.monitor.Stopped; the partly trained classifier is discarded).
+    DataError for images, labels or initial weights that do not fit the config.
     """
     check_images(images, config.channels, config.resolution, "images")
     if images.shape[0] < 2:
-        raise ValueError("need at least 2 training images")
+        raise DataError("need at least 2 training images")
     if labels.dtype != torch.long or tuple(labels.shape) != (len(images),):
-        raise ValueError(f"labels must be a long tensor [{len(images)}], got {labels.dtype} {tuple(labels.shape)}")
+        raise DataError(f"labels must be a long tensor [{len(images)}], got {labels.dtype} {tuple(labels.shape)}")
     if labels.min() < 0 or labels.max() >= config.num_classes:
-        raise ValueError(f"labels must be in [0, {config.num_classes})")
+        raise DataError(f"labels must be in [0, {config.num_classes})")
     device = torch.device(config.device)
     num_batches = batches_per_epoch(len(images), config.batch_size)
     total = config.epochs * num_batches
@@ -144,8 +141,7 @@ def train_classifier(config: ClassifierConfig, images: torch.Tensor, labels: tor
         done = 0
         for _ in range(config.epochs):
             for batch in torch.tensor_split(torch.randperm(len(images), generator=rng), num_batches):
-                if should_stop is not None and should_stop():
-                    raise TrainingStopped()
+                monitor.check()
                 batch = batch.to(device)
                 x = to_training_range(images[batch])
                 if config.classical_augmentation:
@@ -155,8 +151,7 @@ def train_classifier(config: ClassifierConfig, images: torch.Tensor, labels: tor
                 loss.backward()
                 optimizer.step()
                 done += 1
-                if progress is not None:
-                    progress(done, total)
+                monitor.report(done, total)
         # BatchNorm's running averages lag far behind the weights after the few steps a small set gives, which
         # can ruin eval-mode predictions: recompute them from the final weights over the training set.
         update_bn((to_training_range(chunk) for chunk in torch.tensor_split(images, num_batches)), model)
@@ -195,12 +190,12 @@ def augment(x: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
 def predict_proba(model: nn.Module, images: torch.Tensor, device: str = "cpu", batch_size: int = 256) -> torch.Tensor:
     """Softmax probabilities, float32 [N, K] on the CPU; the model is put in eval mode."""
     if images.dtype != torch.uint8 or images.dim() != 4:
-        raise ValueError(f"images must be a uint8 tensor [N, C, R, R], got {images.dtype} {tuple(images.shape)}")
+        raise DataError(f"images must be a uint8 tensor [N, C, R, R], got {images.dtype} {tuple(images.shape)}")
     model.eval()
     chunks = [F.softmax(model(to_training_range(images[start:start + batch_size].to(device))).float(), dim=1).cpu()
               for start in range(0, len(images), batch_size)]
     if not chunks:
-        raise ValueError("no images to classify")
+        raise DataError("no images to classify")
     return torch.cat(chunks)
 
 
@@ -208,7 +203,7 @@ def classification_metrics(probs: torch.Tensor, labels: torch.Tensor, num_classe
     """Accuracy, macro F1 (over classes present in labels or predictions), per-class precision and recall
     (0 where undefined) and the confusion matrix (rows: true class, columns: predicted)."""
     if probs.dim() != 2 or probs.shape[1] != num_classes or labels.shape != (probs.shape[0],) or not len(labels):
-        raise ValueError(f"need probs [N, {num_classes}] and labels [N] with N >= 1")
+        raise DataError(f"need probs [N, {num_classes}] and labels [N] with N >= 1")
     preds = probs.argmax(dim=1)
     labels = labels.to(preds.device)
     return {
@@ -280,10 +275,10 @@ def resize_images(images: torch.Tensor, resolution: int, channels: int) -> torch
 
 
 def check_images(images: torch.Tensor, channels: int | None, resolution: int | None, what: str) -> None:
-    """ValueError unless `images` is uint8 [N, C, R, R] with C in (1, 3), and C, R as given unless None."""
+    """DataError unless `images` is uint8 [N, C, R, R] with C in (1, 3), and C, R as given unless None."""
     ok = images.dtype == torch.uint8 and images.dim() == 4 and images.shape[1] in (1, 3)
     if ok and channels is not None:
         ok = tuple(images.shape[1:]) == (channels, resolution, resolution)
     if not ok:
         expected = f"[N, {channels}, {resolution}, {resolution}]" if channels is not None else "[N, 1|3, H, W]"
-        raise ValueError(f"{what} must be a uint8 tensor {expected}, got {images.dtype} {tuple(images.shape)}")
+        raise DataError(f"{what} must be a uint8 tensor {expected}, got {images.dtype} {tuple(images.shape)}")

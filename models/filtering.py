@@ -10,6 +10,7 @@ from torch import nn
 from models.classification import check_images, predict_proba
 from models.classifiers import classifier_features
 from models.data import to_training_range
+from models.errors import DataError
 from models.metrics.builtin.memorisation import nearest_distances
 
 FilterMode = Literal["confident", "informative"]
@@ -22,9 +23,9 @@ def score_images(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     """(probability of each image's label [N], predicted class [N]) for uint8 images at the model's input size."""
     probs = predict_proba(model, images, device)
     if labels.shape != (len(images),) or labels.dtype != torch.long:
-        raise ValueError(f"labels must be a long tensor [{len(images)}]")
+        raise DataError(f"labels must be a long tensor [{len(images)}]")
     if labels.min() < 0 or labels.max() >= probs.shape[1]:
-        raise ValueError(f"labels must be in [0, {probs.shape[1]})")
+        raise DataError(f"labels must be in [0, {probs.shape[1]})")
     return probs.gather(1, labels[:, None]).squeeze(1), probs.argmax(dim=1)
 
 
@@ -53,13 +54,13 @@ class NearCopyDetector:
             raise ValueError("threshold must be > 0")
         check_images(train_images, None, None, "train images")
         if len(train_images) < 2:
-            raise ValueError("need at least 2 training images for a distance scale")
+            raise DataError("need at least 2 training images for a distance scale")
         self.model_name, self.model, self.threshold, self.device = model_name, model, threshold, device
         self.reference = _features(model_name, model, train_images, device)
         train_nn, _ = nearest_distances(self.reference, self.reference, exclude_self=True)
         self.scale = train_nn.quantile(0.5)
         if self.scale <= 0:
-            raise ValueError("more than half the training images have an exact duplicate: no distance scale")
+            raise DataError("more than half the training images have an exact duplicate: no distance scale")
 
     def __call__(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(near-copy flags [N], ratios [N])."""

@@ -2,54 +2,59 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 import torchvision.utils
 from PIL import Image
 
-from models.checkpoint import CheckpointError, load_into, make_checkpoint, read_checkpoint
+from models.architectures import GanTrainer, get_architecture
+from models.checkpoint import CheckpointError, fitting, make_checkpoint, read_checkpoint
 from models.config import GanConfig
 from models.data import to_training_range, to_uint8
-from models.registry import GanTrainer, get_architecture
+from models.errors import DataError
+from models.monitor import Monitor, Stopped
+from models.snapshot import ModelWeights, discriminator_blob, make_snapshot
 
 SAMPLES_PER_ROW = 8
 UNCONDITIONAL_ROWS = 8
 # Config fields that may change between a checkpoint and the run that resumes it: they do not alter the
 # training trajectory.
 RESUMABLE_CHANGES = {"steps", "sample_every", "checkpoint_every", "device"}
-# Config fields a fine-tune must share with its base model (with the architecture's shape_options).
-FINE_TUNE_FIXED = ("architecture", "resolution", "channels", "z_dim", "width")
 
 
 @dataclass
-class TrainCallbacks:
-    progress: Callable[[int, int, dict[str, float]], None]  # (step, total_steps, metrics) after every step
-    should_stop: Callable[[], bool]  # checked before every step
+class GanCallbacks:
     save_checkpoint: Callable[[int, bytes], None]  # every checkpoint_every steps and at the end
     save_sample: Callable[[int, bytes], None]  # PNG sample grid, every sample_every steps and at the end
-    # With the checkpoint of every eval_every-th step and of the last; None turns evaluation off.
+    # With the snapshot of every eval_every-th step and of the last; None turns evaluation off.
     evaluate: Callable[[int, bytes], None] | None = None
     eval_every: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainResult:
     step: int
-    stopped: bool
-    checkpoint: bytes
+    checkpoint: bytes  # the last training checkpoint
+    snapshot: bytes  # the generator snapshot of the last step: what a model registers
+    discriminator: bytes  # D's weights at the last step, kept beside the model for fine-tunes
 
 
-def train_gan(config: GanConfig, images: torch.Tensor, labels: torch.Tensor, callbacks: TrainCallbacks,
-              resume_from: bytes | None = None, init_weights_from: bytes | None = None) -> TrainResult:
-    """Train on uint8 images [N, C, R, R] with long labels [N]; see TrainCallbacks for when each is called.
+def train_gan(config: GanConfig, images: torch.Tensor, labels: torch.Tensor, callbacks: GanCallbacks,
+              monitor: Monitor, resume_from: bytes | None = None,
+              pretrained: ModelWeights | None = None) -> TrainResult:
+    """Train on uint8 images [N, C, R, R] with long labels [N]; see GanCallbacks for when each is called.
 
-    Minibatches are drawn with replacement. Resuming on the same device type is bit-identical (on CPU).
+    Reports every step to `monitor`, and checks it for a stop before every step: a stop raises
+    Stopped(state=a training checkpoint of the step reached). Minibatches are drawn with replacement. Resuming
+    on the same device type is bit-identical (on CPU). `pretrained` (models.snapshot.read_pretrained) starts
+    a fine-tune from a registered model.
 
-    Raises ValueError for bad inputs and CheckpointError for a checkpoint that does not fit `config`.
+    Raises DataError for bad images or labels and CheckpointError for a checkpoint or base model that does not
+    fit `config`.
     """
-    if resume_from is not None and init_weights_from is not None:
-        raise ValueError("resume_from and init_weights_from are mutually exclusive")
+    if resume_from is not None and pretrained is not None:
+        raise ValueError("resume_from and pretrained are mutually exclusive")
     _check_data(config, images, labels)
     device = torch.device(config.device)
     if device.type == "cuda":
@@ -58,29 +63,12 @@ def train_gan(config: GanConfig, images: torch.Tensor, labels: torch.Tensor, cal
     loop_rng = torch.Generator(device=device).manual_seed(config.seed)
     step = 0
     if resume_from is not None:
-        ckpt = read_checkpoint(resume_from)
-        changed = [f.name for f in fields(GanConfig) if f.name not in RESUMABLE_CHANGES
-                   and getattr(ckpt.config, f.name) != getattr(config, f.name)]
-        if changed:
-            raise CheckpointError(f"cannot resume: config differs from the checkpoint's in {changed}")
-        if ckpt.step > config.steps:
-            raise CheckpointError(f"checkpoint is at step {ckpt.step}, beyond steps={config.steps}")
-        load_into(trainer, ckpt.trainer)
-        step = ckpt.step
-        try:
-            if torch.device(ckpt.config.device).type == device.type:
-                loop_rng.set_state(ckpt.rng["loop"])
-            else:
-                # Generator states are device-specific (and so are the numerics): continue with a stream
-                # derived from the step instead.
-                loop_rng.manual_seed(config.seed + step)
-            torch.set_rng_state(ckpt.rng["torch"])
-        except (KeyError, RuntimeError, TypeError) as exc:
-            raise CheckpointError(f"invalid rng state in checkpoint: {exc}") from exc
-    elif init_weights_from is not None:
-        base = read_checkpoint(init_weights_from)
-        _check_fine_tune(base.config, config)
-        load_into(trainer, base.trainer, weights_only=True, keep_classes=base.config.class_names == config.class_names)
+        step = _resume(config, trainer, loop_rng, resume_from)
+    elif pretrained is not None:
+        _check_fine_tune(pretrained.config, config)
+        with fitting("the base model"):
+            trainer.load_pretrained(pretrained.generator, pretrained.discriminator,
+                                    keep_classes=pretrained.config.class_names == config.class_names)
 
     images = images.to(device)
     labels = labels.to(device)
@@ -88,12 +76,12 @@ def train_gan(config: GanConfig, images: torch.Tensor, labels: torch.Tensor, cal
     last_sample: int | None = None
     saved: tuple[int, bytes] | None = None
     while step < config.steps:
-        if callbacks.should_stop():
-            return TrainResult(step, True, make_checkpoint(config, step, trainer, loop_rng))
+        if monitor.stop_requested():
+            raise Stopped(make_checkpoint(config, step, trainer, loop_rng))
         idx = torch.randint(len(images), (config.batch_size,), device=device, generator=loop_rng)
         metrics = trainer.train_step(to_training_range(images[idx]), labels[idx], loop_rng)
         step += 1
-        callbacks.progress(step, config.steps, metrics)
+        monitor.report(step, config.steps, "training", metrics)
         if step % config.sample_every == 0:
             callbacks.save_sample(step, sample_grid.png())
             last_sample = step
@@ -101,26 +89,62 @@ def train_gan(config: GanConfig, images: torch.Tensor, labels: torch.Tensor, cal
             saved = (step, make_checkpoint(config, step, trainer, loop_rng))
             callbacks.save_checkpoint(*saved)
         if callbacks.evaluate and callbacks.eval_every and step % callbacks.eval_every == 0 and step < config.steps:
-            callbacks.evaluate(step, saved[1] if saved and saved[0] == step
-                               else make_checkpoint(config, step, trainer, loop_rng))
+            callbacks.evaluate(step, make_snapshot(config, step, trainer))
     if last_sample != step:
         callbacks.save_sample(step, sample_grid.png())
     if saved is None or saved[0] != step:
         saved = (step, make_checkpoint(config, step, trainer, loop_rng))
         callbacks.save_checkpoint(*saved)
+    snapshot = make_snapshot(config, step, trainer)
     if callbacks.evaluate and callbacks.eval_every:
-        callbacks.evaluate(step, saved[1])
-    return TrainResult(step, False, saved[1])
+        callbacks.evaluate(step, snapshot)
+    return TrainResult(step, saved[1], snapshot, discriminator_blob(trainer))
+
+
+def _resume(config: GanConfig, trainer: GanTrainer, loop_rng: torch.Generator, blob: bytes) -> int:
+    """Loads a training checkpoint into the trainer and the RNGs; returns its step."""
+    ckpt = read_checkpoint(blob)
+    changed = _changed_fields(ckpt.config, config)
+    if changed:
+        raise CheckpointError(f"cannot resume: config differs from the checkpoint's in {changed}")
+    if ckpt.step > config.steps:
+        raise CheckpointError(f"checkpoint is at step {ckpt.step}, beyond steps={config.steps}")
+    with fitting("the checkpoint"):
+        trainer.load_state_dict(ckpt.trainer)
+    try:
+        if torch.device(ckpt.config.device).type == loop_rng.device.type:
+            loop_rng.set_state(ckpt.rng["loop"])
+        else:
+            # Generator states are device-specific (and so are the numerics): continue with a stream derived
+            # from the step instead.
+            loop_rng.manual_seed(config.seed + ckpt.step)
+        torch.set_rng_state(ckpt.rng["torch"])
+    except (KeyError, RuntimeError, TypeError) as exc:
+        raise CheckpointError(f"invalid rng state in checkpoint: {exc}") from exc
+    return ckpt.step
+
+
+def _changed_fields(old: GanConfig, new: GanConfig) -> list[str]:
+    """Fields that alter the training trajectory and differ; options as "options.<name>"."""
+    a, b = old.to_dict(), new.to_dict()
+    a_options, b_options = a.pop("options"), b.pop("options")
+    changed = [k for k in a.keys() | b.keys() if k not in RESUMABLE_CHANGES and a.get(k) != b.get(k)]
+    changed += [f"options.{k}" for k in a_options.keys() | b_options.keys() if a_options.get(k) != b_options.get(k)]
+    return sorted(changed)
 
 
 def _check_fine_tune(base: GanConfig, config: GanConfig) -> None:
     """The networks must have the same shapes; the classes may differ (their parameters start afresh)."""
-    differences = [(name, getattr(base, name), getattr(config, name)) for name in FINE_TUNE_FIXED]
-    if base.architecture == config.architecture:
-        architecture = get_architecture(config.architecture)
-        base_options, options = architecture.check_options(base.options), architecture.check_options(config.options)
-        differences += [(name, base_options[name], options[name]) for name in architecture.shape_options]
+    if base.architecture != config.architecture:
+        raise CheckpointError(f"cannot fine-tune from the base model: it differs in architecture (base model "
+                              f"{base.architecture!r}, here {config.architecture!r})")
+    architecture = get_architecture(config.architecture)
+    differences = [("channels", base.channels, config.channels)] + [
+        (name, getattr(base.options, name), getattr(config.options, name)) for name in architecture.shape_options]
     mismatched = [f"{name} (base model {old!r}, here {new!r})" for name, old, new in differences if old != new]
+    if architecture.one_class_is_unconditional and (base.num_classes == 1) != (config.num_classes == 1):
+        mismatched.append("conditioning (a one-class model is unconditional: its classes cannot go from one to "
+                          "several or back)")
     if mismatched:
         raise CheckpointError(f"cannot fine-tune from the base model: it differs in {', '.join(mismatched)}")
 
@@ -128,28 +152,29 @@ def _check_fine_tune(base: GanConfig, config: GanConfig) -> None:
 def _check_data(config: GanConfig, images: torch.Tensor, labels: torch.Tensor) -> None:
     shape = (config.channels, config.resolution, config.resolution)
     if images.dtype != torch.uint8 or images.dim() != 4 or tuple(images.shape[1:]) != shape or len(images) == 0:
-        raise ValueError(f"images must be a non-empty uint8 tensor [N, {shape[0]}, {shape[1]}, {shape[2]}], "
-                         f"got {images.dtype} {tuple(images.shape)}")
+        raise DataError(f"images must be a non-empty uint8 tensor [N, {shape[0]}, {shape[1]}, {shape[2]}], "
+                        f"got {images.dtype} {tuple(images.shape)}")
     if labels.dtype != torch.long or tuple(labels.shape) != (len(images),):
-        raise ValueError(f"labels must be a long tensor [{len(images)}], got {labels.dtype} {tuple(labels.shape)}")
+        raise DataError(f"labels must be a long tensor [{len(images)}], got {labels.dtype} {tuple(labels.shape)}")
     if labels.min() < 0 or labels.max() >= config.num_classes:
-        raise ValueError(f"labels must be in [0, {config.num_classes})")
+        raise DataError(f"labels must be in [0, {config.num_classes})")
 
 
 class _SampleGrid:
-    """PNG grid from a fixed noise set: one row per class (conditional) or UNCONDITIONAL_ROWS rows."""
+    """PNG grid from a fixed noise set, distinct per column: one row per class (conditional) or
+    UNCONDITIONAL_ROWS rows."""
 
     def __init__(self, config: GanConfig, trainer: GanTrainer, device: torch.device) -> None:
         rows = config.num_classes if get_architecture(config.architecture).conditional else UNCONDITIONAL_ROWS
         n = rows * SAMPLES_PER_ROW
         noise_rng = torch.Generator().manual_seed(config.seed)
-        self.z = torch.randn(n, config.z_dim, generator=noise_rng).to(device)
+        self.z = torch.randn(n, config.options.z_dim, generator=noise_rng).to(device)  # type: ignore[attr-defined]
         self.labels = torch.arange(rows, device=device).repeat_interleave(SAMPLES_PER_ROW) % config.num_classes
-        self.trainer = trainer
+        self.network = trainer.sampling_network()
         self.gray = config.channels == 1
 
     def png(self) -> bytes:
-        samples = to_uint8(self.trainer.sample(self.z, self.labels)).cpu()
+        samples = to_uint8(self.network.sample(self.z, self.labels)).cpu()
         grid = torchvision.utils.make_grid(samples, nrow=SAMPLES_PER_ROW, padding=2)
         pixels = grid[0].numpy() if self.gray else grid.permute(1, 2, 0).numpy()
         out = io.BytesIO()

@@ -31,6 +31,6 @@ def test_every_documented_route_is_served(stack):
 def test_openapi_documents_kinds_and_problems(stack):
     spec = httpx.get(f"{stack.url}/openapi.json").json()
     schemas = spec["components"]["schemas"]
-    assert {"TrainParams", "GenerateParams", "JobOut", "DatasetOut", "ModelOut", "BatchOut"} <= set(schemas)
+    assert {"TrainParams_cdcgan", "GenerateParams", "JobOut", "DatasetOut", "ModelOut", "BatchOut"} <= set(schemas)
     assert set(schemas["JobOut"]["properties"]["status"]["enum"]) == {
         "queued", "running", "succeeded", "failed", "cancelled"}

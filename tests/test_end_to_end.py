@@ -93,10 +93,10 @@ def test_a_job_that_raises_ends_failed_with_its_error(client, stack, trained_mod
     assert imported.status_code == 201, imported.text
     model = imported.json()
     from core.db import session_scope
-    from core.tables import Model
+    from core.tables import RegisteredModel
 
     with session_scope() as session:
-        key = session.get(Model, model["id"]).object_key
+        key = session.get(RegisteredModel, model["id"]).object_key
     get_store().put_bytes(key, b"\x00" * 64)  # the stored weights are damaged after import
     job = wait_job(client, submit(client, "generate", {"model_id": model["id"], "count_per_class": 1}).json()["id"])
     assert job["status"] == "failed"

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from core.queue import enqueue
-from models.generation import checkpoint_info
+from models.snapshot import model_info
 from tests.conftest import TINY_TRAIN, sample_zip, submit, wait_job
 from tests.stack import Stack, wait_until
 
@@ -41,7 +41,7 @@ def _events(client: httpx.Client, job_id: str) -> list[dict]:
 def _assert_valid_model(client: httpx.Client, model_id: str, step: int) -> None:
     model = client.get(f"/v1/models/{model_id}").json()
     assert model["step"] == step
-    info = checkpoint_info(client.get(f"/v1/models/{model_id}/checkpoint").content)
+    info = model_info(client.get(f"/v1/models/{model_id}/checkpoint").content)
     assert info["step"] == step
 
 
@@ -178,10 +178,10 @@ def test_s3_outage_during_checkpoint_writes(prod, client, dataset):
         _assert_valid_model(client, job["result"]["model_id"], 120)
     else:  # failing cleanly is allowed; a corrupt checkpoint is not
         assert job["status"] == "failed" and job["error"]["message"]
-    from core.objects import checkpoint_key
     from core.storage import get_store
+    from core.storage_keys import checkpoint_key
 
-    assert checkpoint_info(get_store().get_bytes(checkpoint_key(job["id"])))["step"] > 0
+    assert not get_store().exists(checkpoint_key(job["id"]))  # training state ends with the job
 
 
 def test_duplicate_deliveries_never_train_one_job_twice(prod, client, dataset):
@@ -189,7 +189,7 @@ def test_duplicate_deliveries_never_train_one_job_twice(prod, client, dataset):
     try:
         job = submit(client, "train", {"dataset_id": dataset["id"], "steps": 40, **FAST}).json()
         for _ in range(3):
-            enqueue(job["id"], "train")  # the broker delivers the same job four times to two workers
+            enqueue(job["id"], "train", "gpu")  # the broker delivers the same job four times to two workers
         job = wait_job(client, job["id"], timeout=240)
         assert job["status"] == "succeeded" and job["attempts"] == 1
         statuses = [e["data"]["status"] for e in _events(client, job["id"]) if e["type"] == "status"]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.ingest import IngestError, IngestLimits, IngestResult, ingest_archive
+from core.ingest import IngestError, IngestLimits, IngestReason, IngestResult, ingest_archive
 from core.sample_data import NEU_CLASSES, write_sample_archive
 
 Members = dict[str, "bytes | None"]  # archive path -> content; None makes a directory entry
@@ -53,10 +53,11 @@ def ingest(path: Path, tmp_path: Path, limits: IngestLimits = IngestLimits(), **
     return ingest_archive(path, tmp_path / "work", limits, **kw)
 
 
-def rejected(path: Path, tmp_path: Path, status: int, limits: IngestLimits = IngestLimits(), **kw) -> IngestError:
+def rejected(path: Path, tmp_path: Path, reason: IngestReason, limits: IngestLimits = IngestLimits(),
+             **kw) -> IngestError:
     with pytest.raises(IngestError) as info:
         ingest(path, tmp_path, limits, **kw)
-    assert info.value.status == status, info.value.errors
+    assert info.value.reason == reason, info.value.errors
     assert info.value.errors and all("loc" in e and "msg" in e for e in info.value.errors)
     return info.value
 
@@ -200,19 +201,19 @@ def test_pillow_limit_does_not_preempt_ours(tmp_path, monkeypatch):
 def test_random_bytes_are_not_an_archive(tmp_path):
     path = tmp_path / "junk.zip"
     path.write_bytes(os.urandom(4096))
-    assert locs(rejected(path, tmp_path, 400)) == [["archive"]]
+    assert locs(rejected(path, tmp_path, "corrupt")) == [["archive"]]
 
 
 def test_empty_file_is_not_an_archive(tmp_path):
     path = tmp_path / "empty.zip"
     path.write_bytes(b"")
-    assert locs(rejected(path, tmp_path, 400)) == [["archive"]]
+    assert locs(rejected(path, tmp_path, "corrupt")) == [["archive"]]
 
 
 def test_truncated_zip(tmp_path):
     path = make_zip(tmp_path / "set.zip", two_classes())
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    assert locs(rejected(path, tmp_path, 400)) == [["archive"]]
+    assert locs(rejected(path, tmp_path, "corrupt")) == [["archive"]]
 
 
 @pytest.mark.parametrize("cut", ["in_data", "at_header"])
@@ -221,13 +222,13 @@ def test_truncated_tar(tmp_path, cut):
     with tarfile.open(path) as tf:
         last = tf.getmembers()[-1]
     path.write_bytes(path.read_bytes()[: last.offset_data + 10 if cut == "in_data" else last.offset])
-    assert locs(rejected(path, tmp_path, 400)) == [["archive"]]
+    assert locs(rejected(path, tmp_path, "corrupt")) == [["archive"]]
 
 
 def test_truncated_tar_gz(tmp_path):
     path = make_tar(tmp_path / "set.tgz", two_classes(), gz=True)
     path.write_bytes(path.read_bytes()[: path.stat().st_size * 2 // 3])
-    assert locs(rejected(path, tmp_path, 400)) == [["archive"]]
+    assert locs(rejected(path, tmp_path, "corrupt")) == [["archive"]]
 
 
 def test_gzip_that_is_not_a_tar(tmp_path):
@@ -235,7 +236,7 @@ def test_gzip_that_is_not_a_tar(tmp_path):
 
     path = tmp_path / "set.tar.gz"
     path.write_bytes(gzip.compress(b"not a tar" * 100))
-    assert locs(rejected(path, tmp_path, 400)) == [["archive"]]
+    assert locs(rejected(path, tmp_path, "corrupt")) == [["archive"]]
 
 
 @pytest.mark.parametrize("name", ["../evil.png", "a/../../evil.png", "/abs/evil.png", "C:/evil.png",
@@ -244,7 +245,7 @@ def test_gzip_that_is_not_a_tar(tmp_path):
 def test_unsafe_paths(tmp_path, name, kind):
     members = {**two_classes(), name: image_bytes(1)}
     path = make_zip(tmp_path / "s.zip", members) if kind == "zip" else make_tar(tmp_path / "s.tar", members)
-    assert locs(rejected(path, tmp_path, 422)) == [["file", name]]
+    assert locs(rejected(path, tmp_path, "bad_layout")) == [["file", name]]
 
 
 def test_symlink_in_zip(tmp_path):
@@ -254,7 +255,7 @@ def test_symlink_in_zip(tmp_path):
         info.create_system = 3
         info.external_attr = (stat.S_IFLNK | 0o777) << 16
         zf.writestr(info, "/etc/passwd")
-    error = rejected(path, tmp_path, 422)
+    error = rejected(path, tmp_path, "bad_layout")
     assert locs(error) == [["file", "a/link.png"]] and "link" in error.errors[0]["msg"]
 
 
@@ -266,44 +267,45 @@ def test_links_and_devices_in_tar(tmp_path, link_type):
         info.type = link_type
         info.linkname = "/etc/passwd"
         tf.addfile(info)
-    assert locs(rejected(path, tmp_path, 422)) == [["file", "b/special.png"]]
+    assert locs(rejected(path, tmp_path, "bad_layout")) == [["file", "b/special.png"]]
 
 
 def test_every_bad_entry_is_reported(tmp_path):
     members = {**two_classes(), "../evil.png": b"x", "stray.png": image_bytes(1), "a/notes.txt": b"x",
                "a/deep/x.png": image_bytes(2)}
-    error = rejected(make_zip(tmp_path / "set.zip", members), tmp_path, 422)
+    error = rejected(make_zip(tmp_path / "set.zip", members), tmp_path, "bad_layout")
     assert sorted(locs(error)) == sorted(["file", n] for n in ("../evil.png", "stray.png", "a/notes.txt",
                                                                "a/deep/x.png"))
 
 
 def test_file_outside_any_class_folder(tmp_path):
-    error = rejected(make_zip(tmp_path / "set.zip", {**two_classes(), "stray.png": image_bytes(1)}), tmp_path, 422)
+    members = {**two_classes(), "stray.png": image_bytes(1)}
+    error = rejected(make_zip(tmp_path / "set.zip", members), tmp_path, "bad_layout")
     assert locs(error) == [["file", "stray.png"]]
 
 
 def test_file_nested_too_deep(tmp_path):
     members = {**two_classes(), "a/sub/x.png": image_bytes(1)}
-    assert locs(rejected(make_zip(tmp_path / "set.zip", members), tmp_path, 422)) == [["file", "a/sub/x.png"]]
+    assert locs(rejected(make_zip(tmp_path / "set.zip", members), tmp_path, "bad_layout")) == [["file", "a/sub/x.png"]]
 
 
 def test_unsupported_extension(tmp_path):
     members = {**two_classes(), "a/x.gif": image_bytes(1, fmt="GIF")}
-    assert locs(rejected(make_zip(tmp_path / "set.zip", members), tmp_path, 422)) == [["file", "a/x.gif"]]
+    assert locs(rejected(make_zip(tmp_path / "set.zip", members), tmp_path, "bad_layout")) == [["file", "a/x.gif"]]
 
 
 def test_unsupported_zip_compression(tmp_path):
     path = make_zip(tmp_path / "set.zip", two_classes())
     with zipfile.ZipFile(path, "a") as zf:
         zf.writestr("a/packed.png", image_bytes(1), compress_type=zipfile.ZIP_BZIP2)
-    assert locs(rejected(path, tmp_path, 422)) == [["file", "a/packed.png"]]
+    assert locs(rejected(path, tmp_path, "bad_layout")) == [["file", "a/packed.png"]]
 
 
 def test_duplicate_member_name(tmp_path):
     path = make_zip(tmp_path / "set.zip", two_classes())
     with zipfile.ZipFile(path, "a") as zf, pytest.warns(UserWarning, match="Duplicate name"):
         zf.writestr("a/a_0.png", image_bytes(77))
-    assert locs(rejected(path, tmp_path, 422)) == [["file", "a/a_0.png"]]
+    assert locs(rejected(path, tmp_path, "bad_layout")) == [["file", "a/a_0.png"]]
 
 
 @pytest.fixture(scope="module")
@@ -319,7 +321,7 @@ def bomb_zip(tmp_path_factory) -> Path:
 
 def test_zip_bomb_is_refused_by_its_declared_size(tmp_path, bomb_zip):
     limits = IngestLimits(max_uncompressed_bytes=64 * 1024 * 1024)
-    error = rejected(bomb_zip, tmp_path, 413, limits)
+    error = rejected(bomb_zip, tmp_path, "too_large", limits)
     assert locs(error) == [["file", "a/bomb.png"]]
 
 
@@ -343,7 +345,7 @@ def test_zip_bomb_with_lying_header_is_stopped_while_reading(tmp_path, bomb_zip)
     _declare_size(path, "a/bomb.png", 1000)
     with zipfile.ZipFile(path) as zf:
         assert zf.getinfo("a/bomb.png").file_size == 1000
-    error = rejected(path, tmp_path, 413)  # default limits: 2 GB would allow the 200 MB
+    error = rejected(path, tmp_path, "too_large")  # default limits: 2 GB would allow the 200 MB
     assert locs(error) == [["file", "a/bomb.png"]] and "declared size" in error.errors[0]["msg"]
     assert not list((tmp_path / "work").iterdir())  # images already written were removed
 
@@ -351,7 +353,7 @@ def test_zip_bomb_with_lying_header_is_stopped_while_reading(tmp_path, bomb_zip)
 def test_tar_gz_over_the_byte_limit(tmp_path):
     members = {**two_classes(), "b/big.png": bytes(2 * 1024 * 1024)}
     path = make_tar(tmp_path / "set.tgz", members, gz=True)
-    error = rejected(path, tmp_path, 413, IngestLimits(max_uncompressed_bytes=1024 * 1024))
+    error = rejected(path, tmp_path, "too_large", IngestLimits(max_uncompressed_bytes=1024 * 1024))
     assert locs(error) == [["file", "b/big.png"]]
 
 
@@ -362,7 +364,7 @@ def test_tar_gz_whose_headers_inflate_past_the_cap(tmp_path):
         info = tarfile.TarInfo("a/x.png")
         info.pax_headers = {"comment": "x" * 3 * 1024 * 1024}
         tf.addfile(info, io.BytesIO(b""))
-    error = rejected(path, tmp_path, 413, IngestLimits(max_uncompressed_bytes=1024 * 1024, max_entries=10))
+    error = rejected(path, tmp_path, "too_large", IngestLimits(max_uncompressed_bytes=1024 * 1024, max_entries=10))
     assert locs(error) == [["archive"]] and "inflates past" in error.errors[0]["msg"]
 
 
@@ -380,61 +382,62 @@ def test_corrupted_archives_only_ever_raise_ingest_errors(tmp_path, kind):
         try:
             ingest_archive(path, tmp_path / f"work{trial}", IngestLimits())
         except IngestError as error:
-            assert error.status in (400, 413, 422) and error.errors
+            assert error.reason in ("corrupt", "too_large", "bad_layout") and error.errors
 
 
 def test_non_image_disguised_as_png(tmp_path):
     members = {**two_classes(), "a/fake.png": b"MZ this is an executable, honest" * 10}
-    error = rejected(make_zip(tmp_path / "set.zip", members), tmp_path, 400)
+    error = rejected(make_zip(tmp_path / "set.zip", members), tmp_path, "corrupt")
     assert locs(error) == [["file", "a/fake.png"]]
     assert not list((tmp_path / "work").iterdir())
 
 
 def test_image_whose_content_does_not_match_its_extension(tmp_path):
     members = {**two_classes(), "a/photo.png": image_bytes(1, fmt="JPEG")}
-    assert locs(rejected(make_zip(tmp_path / "set.zip", members), tmp_path, 400)) == [["file", "a/photo.png"]]
+    assert locs(rejected(make_zip(tmp_path / "set.zip", members), tmp_path, "corrupt")) == [["file", "a/photo.png"]]
 
 
 def test_truncated_image(tmp_path):
     data = image_bytes(1, size=(64, 64))
     members = {**two_classes(), "b/cut.png": data[: len(data) // 2]}
-    assert locs(rejected(make_zip(tmp_path / "set.zip", members), tmp_path, 400)) == [["file", "b/cut.png"]]
+    assert locs(rejected(make_zip(tmp_path / "set.zip", members), tmp_path, "corrupt")) == [["file", "b/cut.png"]]
 
 
 def test_image_over_max_image_pixels(tmp_path):
     members = {**two_classes(), "b/huge.png": image_bytes(1, size=(20, 20))}
-    error = rejected(make_zip(tmp_path / "set.zip", members), tmp_path, 413, IngestLimits(max_image_pixels=100))
+    error = rejected(make_zip(tmp_path / "set.zip", members), tmp_path, "too_large", IngestLimits(max_image_pixels=100))
     assert locs(error) == [["file", "b/huge.png"]] and "max_image_pixels" in error.errors[0]["msg"]
 
 
 def test_pillow_decompression_bomb_error_maps_to_413(tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10)  # raised to our 100, and 400 > 2 * 100
     members = {**two_classes(), "b/huge.png": image_bytes(1, size=(20, 20))}
-    error = rejected(make_zip(tmp_path / "set.zip", members), tmp_path, 413, IngestLimits(max_image_pixels=100))
+    error = rejected(make_zip(tmp_path / "set.zip", members), tmp_path, "too_large", IngestLimits(max_image_pixels=100))
     assert locs(error) == [["file", "b/huge.png"]]
 
 
 def test_single_class(tmp_path):
     members = {f"a/{i}.png": image_bytes(i) for i in range(3)}
-    error = rejected(make_zip(tmp_path / "set.zip", members), tmp_path, 422)
+    error = rejected(make_zip(tmp_path / "set.zip", members), tmp_path, "bad_layout")
     assert locs(error) == [["archive"]] and "min_classes" in error.errors[0]["msg"]
 
 
 def test_empty_class(tmp_path):
-    error = rejected(make_zip(tmp_path / "set.zip", {**two_classes(), "c/": None}), tmp_path, 422)
+    error = rejected(make_zip(tmp_path / "set.zip", {**two_classes(), "c/": None}), tmp_path, "bad_layout")
     assert locs(error) == [["class", "c"]]
 
 
 def test_class_under_the_minimum(tmp_path):
     members = {**two_classes(), "c/only.png": image_bytes(1)}
-    error = rejected(make_zip(tmp_path / "set.zip", members), tmp_path, 422)
+    error = rejected(make_zip(tmp_path / "set.zip", members), tmp_path, "bad_layout")
     assert locs(error) == [["class", "c"]] and "min_images_per_class" in error.errors[0]["msg"]
 
 
 @pytest.mark.parametrize("content_type", ["image/png", "text/plain; charset=utf-8", "multipart/form-data"])
 def test_wrong_content_type(tmp_path, content_type):
     path = make_zip(tmp_path / "set.zip", two_classes())
-    assert locs(rejected(path, tmp_path, 415, content_type=content_type)) == [["header", "content-type"]]
+    error = rejected(path, tmp_path, "unsupported_media_type", content_type=content_type)
+    assert locs(error) == [["header", "content-type"]]
 
 
 @pytest.mark.parametrize("content_type", [None, "", "application/zip", "Application/X-Zip-Compressed",
@@ -448,5 +451,5 @@ def test_archive_and_generic_content_types_are_accepted(tmp_path, content_type):
 def test_too_many_entries(tmp_path, kind):
     members = two_classes()
     path = make_zip(tmp_path / "s.zip", members) if kind == "zip" else make_tar(tmp_path / "s.tgz", members, True)
-    error = rejected(path, tmp_path, 413, IngestLimits(max_entries=5))
+    error = rejected(path, tmp_path, "too_large", IngestLimits(max_entries=5))
     assert locs(error) == [["archive"]] and "max_entries" in error.errors[0]["msg"]

@@ -59,7 +59,7 @@ def test_expired_lease_requeues_until_attempts_run_out(session):
     for attempt in range(1, 3):
         assert jobs.claim(session, job.id, f"w{attempt}", 10)
         assert jobs.recover_expired(session, max_attempts=3) == []  # lease still valid
-        assert jobs.recover_expired(session, max_attempts=3, now=later) == [(job.id, "train")]
+        assert jobs.recover_expired(session, max_attempts=3, now=later) == [(job.id, "train", "gpu")]
     assert jobs.claim(session, job.id, "w3", 10)
     assert jobs.recover_expired(session, max_attempts=3, now=later) == []
     failed = session.get(Job, job.id, populate_existing=True)

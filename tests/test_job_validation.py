@@ -1,18 +1,39 @@
-"""Bad job submissions answer 422 at once and store nothing."""
+"""Bad job submissions answer 422 at once and store nothing (in-process: no worker is needed)."""
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import TINY_TRAIN, submit
+from core.tables import Dataset, Job, RegisteredModel
+from tests.conftest import TINY_TRAIN
+from tests.inprocess import add_row, local_api
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):  # type: ignore[no-untyped-def]
+    with local_api(tmp_path_factory.mktemp("validation")) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def rows(api):  # type: ignore[no-untyped-def]
+    classes = [{"name": "crazing", "count": 6}, {"name": "scratches", "count": 6}]
+    dataset = add_row(Dataset, classes=classes)
+    model = add_row(RegisteredModel, classes=["crazing", "scratches"], dataset_id=dataset.id,
+                    config={"architecture": "cdcgan", "channels": 1, "class_names": ["crazing", "scratches"],
+                            "options": {"resolution": 32, "z_dim": 16, "width": 8}})
+    return dataset, model
 
 
 def _job_count() -> int:
     from core.db import session_scope
-    from core.tables import Job
 
     with session_scope() as session:
         return session.scalar(select(func.count()).select_from(Job))
+
+
+def submit(api, kind: str, params: dict):  # type: ignore[no-untyped-def]
+    return api.post("/v1/jobs", json={"kind": kind, "params": params})
 
 
 CASES = {
@@ -32,12 +53,12 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_bad_job_is_422(client, dataset, trained_model, case):
+def test_bad_job_is_422(api, rows, case):
+    dataset, model = rows
     kind, override = CASES[case]
-    base = {"train": {"dataset_id": dataset["id"], **TINY_TRAIN},
-            "generate": {"model_id": trained_model["id"]}}.get(kind, {})
+    base = {"train": {"dataset_id": dataset.id, **TINY_TRAIN}, "generate": {"model_id": model.id}}.get(kind, {})
     before = _job_count()
-    response = submit(client, kind, {**base, **override})
+    response = submit(api, kind, {**base, **override})
     assert response.status_code == 422, response.text
     problem = response.json()
     assert response.headers["content-type"] == "application/problem+json"
@@ -45,20 +66,33 @@ def test_bad_job_is_422(client, dataset, trained_model, case):
     assert _job_count() == before
 
 
-def test_named_field_is_reported(client, dataset):
-    response = submit(client, "train", {"dataset_id": "ds_missing", **TINY_TRAIN})
-    assert response.json()["errors"][0]["loc"] == ["body", "params", "dataset_id"]
-
-
-def test_fine_tune_needs_a_compatible_model(client, dataset, trained_model):
-    response = submit(client, "train", {"dataset_id": dataset["id"], "base_model_id": trained_model["id"],
-                                        **{**TINY_TRAIN, "resolution": 64}})
+@pytest.mark.parametrize(("kind", "params", "loc"), [
+    ("train", {"dataset_id": "ds_missing", **TINY_TRAIN}, ["body", "params", "dataset_id"]),
+    ("train", {"dataset_id": "ds_missing", **TINY_TRAIN, "resolution": 48}, ["body", "params", "resolution"]),
+    ("generate", {"model_id": "mdl_missing", "count_per_class": 1}, ["body", "params", "model_id"]),
+    ("generate", {"model_id": "m", "count_per_class": 1, "filter": {"classifier_model_id": "mdl_x", "threshold": 2}},
+     ["body", "params", "filter", "threshold"]),
+])
+def test_every_error_location_has_one_shape(api, kind, params, loc):
+    response = submit(api, kind, params)
     assert response.status_code == 422
-    assert response.json()["errors"][0]["loc"][-1] == "base_model_id"
+    assert response.json()["errors"][0]["loc"] == loc
 
 
-def test_job_listing_filters(client, trained_model):
-    jobs = client.get("/v1/jobs", params={"kind": "train", "status": "succeeded"}).json()["items"]
+def test_fine_tune_needs_a_compatible_model(api, rows):
+    dataset, model = rows
+    response = submit(api, "train", {"dataset_id": dataset.id, "base_model_id": model.id,
+                                     **{**TINY_TRAIN, "resolution": 64}})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["body", "params", "resolution"]
+    other = submit(api, "train", {"dataset_id": dataset.id, "base_model_id": model.id, "architecture": "dcgan"})
+    assert other.json()["errors"][0]["loc"] == ["body", "params", "base_model_id"]
+
+
+def test_job_listing_filters(api):
+    add_row(Job, kind="train", status="succeeded")
+    add_row(Job, kind="generate", status="failed")
+    jobs = api.get("/v1/jobs", params={"kind": "train", "status": "succeeded"}).json()["items"]
     assert jobs and all(j["kind"] == "train" and j["status"] == "succeeded" for j in jobs)
-    assert client.get("/v1/jobs", params={"status": "bogus"}).status_code == 422
-    assert client.get("/v1/jobs", params={"limit": 501}).status_code == 422
+    assert api.get("/v1/jobs", params={"status": "bogus"}).status_code == 422
+    assert api.get("/v1/jobs", params={"limit": 501}).status_code == 422

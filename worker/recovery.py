@@ -13,12 +13,12 @@ log = logging.getLogger(__name__)
 _stop = threading.Event()
 
 
-def recover_once() -> list[tuple[str, str]]:
+def recover_once() -> list[tuple[str, str, str]]:
     with session_scope() as session:
         requeued = jobs.recover_expired(session, get_settings().max_job_attempts)
-    for job_id, kind in requeued:
+    for job_id, kind, queue in requeued:
         log.warning("job %s lost its worker; dispatching it again", job_id)
-        enqueue(job_id, kind)
+        enqueue(job_id, kind, queue)
     return requeued
 
 

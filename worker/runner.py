@@ -1,6 +1,7 @@
 """Runs one job: claim it, keep its lease alive, report progress, and record how it ended.
 
-The job's code sees only a JobContext. A heartbeat thread writes progress to the database every
+The job's handler (worker/handlers/<kind>.py) sees only a JobContext, whose params its kind's spec has
+parsed. A heartbeat thread writes progress to the database every
 `progress_interval_seconds`, renews the lease and picks up cancellation, so a training step costs no
 database round trip. SIGTERM (the worker shutting down) stops the job at its next step and hands it back
 to the queue; it resumes from its checkpoint on the next worker.
@@ -24,12 +25,11 @@ from core.db import session_scope
 from core.queue import enqueue
 from core.settings import Settings, get_settings
 from core.storage import ObjectStore, get_store
+from core.storage_keys import best_snapshot_key, checkpoint_key
+from models.errors import DataError
+from models.monitor import Monitor, Progress, Stopped
 
 log = logging.getLogger(__name__)
-
-
-class JobStopped(Exception):
-    """Raised by a job that returned early because its stop event was set."""
 
 
 class JobFailed(Exception):
@@ -51,8 +51,9 @@ class Outcome:
 class JobContext:
     job_id: str
     kind: str
+    queue: str
     workspace_id: str
-    params: dict[str, Any]
+    params: Any  # the kind's params model
     attempt: int
     settings: Settings
     store: ObjectStore
@@ -81,6 +82,15 @@ class JobContext:
 
     def should_stop(self) -> bool:
         return self.stop.is_set()
+
+    def monitor(self) -> Monitor:
+        """What models/ loops report to: progress into this job's row, and its stop event."""
+
+        def on_progress(progress: Progress) -> None:
+            self.report(progress.step, progress.total, dict(progress.metrics) if progress.metrics else None,
+                        progress.message)
+
+        return Monitor(on_progress, self.should_stop)
 
     def event(self, type_: str, data: dict[str, Any], step: int | None = None) -> None:
         with session_scope() as session:
@@ -152,7 +162,8 @@ def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def run_job(job_id: str, handler: Handler) -> None:
+def run_job(job_id: str, handler: Handler, parse: Callable[[dict[str, Any]], Any]) -> None:
+    """parse: the kind's stored params -> its params model (the one the API validated them with)."""
     settings = get_settings()
     owner = _owner()
     with session_scope() as session:
@@ -163,20 +174,24 @@ def run_job(job_id: str, handler: Handler) -> None:
         if job.cancel_requested:
             jobs.finish(session, job_id, owner, jobs.CANCELLED)
             return
-        ctx = JobContext(job.id, job.kind, job.workspace_id, dict(job.params), job.attempts, settings, get_store())
+        ctx = JobContext(job.id, job.kind, job.queue, job.workspace_id, parse(dict(job.params)), job.attempts,
+                         settings, get_store())
     beat = _Heartbeat(ctx, owner)
     beat.start()
     ending: tuple[str, dict[str, Any]] | None = None  # None: stopped early, for the heartbeat's reason
     try:
         with _stop_on_sigterm(ctx):
             ending = (jobs.SUCCEEDED, {"outcome": handler(ctx)})
-    except JobStopped:
+    except Stopped:
         pass
     except JobFailed as exc:
         ending = (jobs.FAILED, {"error": {"code": exc.code, "message": exc.message}})
+    except DataError as exc:  # bad user data that no earlier check caught
+        log.info("job %s refused its data: %s", job_id, exc)
+        ending = (jobs.FAILED, {"error": {"code": "bad_data", "message": str(exc)}})
     except Exception as exc:
         log.exception("job %s raised", job_id)
-        ending = (jobs.FAILED, {"error": {"code": "internal_error", "message": f"{type(exc).__name__}: {exc}"}})
+        ending = (jobs.FAILED, {"error": {"code": "internal", "message": f"{type(exc).__name__}: {exc}"}})
     finally:
         beat.done.set()
         beat.join()
@@ -195,7 +210,7 @@ def _hand_back(ctx: JobContext, owner: str) -> None:
         released = jobs.release(session, ctx.job_id, owner)
     if released:
         log.info("job %s handed back to the queue at shutdown", ctx.job_id)
-        enqueue(ctx.job_id, ctx.kind)
+        enqueue(ctx.job_id, ctx.kind, ctx.queue)
 
 
 def _finish(
@@ -219,3 +234,14 @@ def _finish(
         )
         if finished and outcome:
             session.add_all(outcome.records)
+    if finished:
+        _drop_training_state(ctx)
+
+
+def _drop_training_state(ctx: JobContext) -> None:
+    """Training checkpoints are kept while a job can resume, and never once it has ended."""
+    for key in (checkpoint_key(ctx.job_id), best_snapshot_key(ctx.job_id)):
+        try:
+            ctx.store.delete(key)
+        except Exception:  # the job's outcome is already safe; the object is only wasted space
+            log.exception("could not delete %s after job %s", key, ctx.job_id)

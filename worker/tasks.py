@@ -1,35 +1,22 @@
-"""One thin Celery task per job kind; each hands its job id to the runner with the kind's handler."""
+"""One Celery task per job kind, registered from the kinds' module names alone (see core.kinds); the task
+loads the kind's spec and handler inside the job process."""
 from __future__ import annotations
 
+import importlib
+
+from core.kinds import get_kind, kind_names
 from core.queue import get_celery, task_name
 from worker.runner import run_job
 
 app = get_celery()
 
 
-@app.task(name=task_name("train"))
-def train(job_id: str) -> None:
-    from worker.jobs.train import run_train
-
-    run_job(job_id, run_train)
-
-
-@app.task(name=task_name("generate"))
-def generate(job_id: str) -> None:
-    from worker.jobs.generate import run_generate
-
-    run_job(job_id, run_generate)
+def _register(kind: str) -> None:
+    @app.task(name=task_name(kind))
+    def run(job_id: str) -> None:
+        handler = importlib.import_module(f"worker.handlers.{kind}").handle
+        run_job(job_id, handler, get_kind(kind).parse)
 
 
-@app.task(name=task_name("evaluate"))
-def evaluate(job_id: str) -> None:
-    from worker.jobs.evaluate import run_evaluate
-
-    run_job(job_id, run_evaluate)
-
-
-@app.task(name=task_name("augmentation_report"))
-def augmentation_report(job_id: str) -> None:
-    from worker.jobs.report import run_augmentation_report
-
-    run_job(job_id, run_augmentation_report)
+for _kind in kind_names():
+    _register(_kind)

@@ -7,12 +7,12 @@ from fastapi import APIRouter, File, Form, UploadFile, status
 
 from api.deps import CursorQuery, LimitQuery, SessionDep, StoreDep, WorkspaceDep
 from api.errors import Problem
-from api.rows import add_with_object, owned, page
 from api.schemas.common import Page
 from api.schemas.resources import BackboneOut
+from api.workspace_rows import add_with_object, owned, page
 from core.ids import new_id
-from core.jobs import active_users
-from core.objects import backbone_key
+from core.kinds import active_users
+from core.storage_keys import backbone_key
 from core.tables import Backbone
 from models.metrics.backbones import load_torchscript
 from models.metrics.errors import MetricsError
@@ -57,7 +57,7 @@ def read_backbone(backbone_id: str, workspace: WorkspaceDep, session: SessionDep
 @router.delete("/{backbone_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_backbone(backbone_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> None:
     backbone = owned(session, Backbone, workspace, backbone_id, "backbone")
-    users = active_users(session, workspace, backbone_id, ("backbone", "eval_backbone"))
+    users = active_users(session, workspace, Backbone, backbone_id)
     if users:
         raise Problem(409, f"backbone {backbone_id!r} is used by active jobs: {', '.join(users)}")
     session.delete(backbone)

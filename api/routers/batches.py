@@ -8,13 +8,13 @@ from sqlalchemy.orm import Session
 
 from api.deps import CursorQuery, LimitQuery, SessionDep, SettingsDep, StoreDep, WorkspaceDep
 from api.errors import Problem
-from api.rows import owned, page
 from api.schemas.common import Page
 from api.schemas.resources import BatchOut, DownloadUrl
+from api.workspace_rows import owned, page
 from core.batches import batch_zip
-from core.jobs import active_users
-from core.objects import batch_prefix, batch_zip_key
+from core.kinds import active_users
 from core.storage import IterReader
+from core.storage_keys import batch_prefix, batch_zip_key
 from core.tables import Batch, utcnow
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
@@ -38,7 +38,7 @@ def read_batch(batch_id: str, workspace: WorkspaceDep, session: SessionDep) -> B
 @router.delete("/{batch_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_batch(batch_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> None:
     batch = get_batch(session, workspace, batch_id)
-    users = active_users(session, workspace, batch_id, ("batch_id",))
+    users = active_users(session, workspace, Batch, batch_id)
     if users:
         raise Problem(409, f"batch {batch_id!r} is used by active jobs: {', '.join(users)}")
     session.delete(batch)

@@ -10,18 +10,19 @@ from sqlalchemy.orm import Session
 
 from api.deps import CursorQuery, LimitQuery, SessionDep, SettingsDep, StoreDep, WorkspaceDep
 from api.errors import Problem
-from api.rows import owned, page
 from api.schemas.common import Page
 from api.schemas.resources import DatasetOut
+from api.workspace_rows import owned, page
 from core.datasets import save_dataset
 from core.ingest import IngestError, IngestLimits, ingest_archive
-from core.jobs import active_users
-from core.objects import dataset_prefix, preview_key
+from core.kinds import active_users
 from core.settings import Settings
+from core.storage_keys import dataset_prefix, preview_key
 from core.tables import Dataset
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 PROBLEM_RESPONSES = {code: {"description": "problem+json"} for code in (400, 413, 415, 422)}
+INGEST_STATUS = {"corrupt": 400, "too_large": 413, "unsupported_media_type": 415, "bad_layout": 422}
 
 
 def _limits(settings: Settings) -> IngestLimits:
@@ -52,7 +53,7 @@ def upload_dataset(
             archive = _spill(file, Path(workdir))
             result = ingest_archive(archive, Path(workdir), _limits(settings), file.content_type)
         except IngestError as exc:
-            raise Problem(exc.status, exc.detail, title=exc.title, errors=exc.errors) from None
+            raise Problem(INGEST_STATUS[exc.reason], exc.detail, title=exc.title, errors=exc.errors) from None
         label = name or Path(file.filename or "dataset").name.split(".")[0] or "dataset"
         return save_dataset(session, store, workspace, label, result)
 
@@ -87,8 +88,7 @@ def dataset_preview(dataset_id: str, workspace: WorkspaceDep, session: SessionDe
 @router.delete("/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_dataset(dataset_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> None:
     dataset = get_dataset(session, workspace, dataset_id)
-    users = active_users(session, workspace, dataset_id,
-                         ("dataset_id", "train_dataset_id", "test_dataset_id", "top_up_dataset_id"))
+    users = active_users(session, workspace, Dataset, dataset_id)
     if users:
         raise Problem(409, f"dataset {dataset_id!r} is used by active jobs: {', '.join(users)}")
     session.delete(dataset)

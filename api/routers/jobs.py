@@ -10,16 +10,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.deps import CursorQuery, LimitQuery, SessionDep, StoreDep, WorkspaceDep
+from api.deps import CursorQuery, LimitQuery, SessionDep, SettingsDep, StoreDep, WorkspaceDep
 from api.errors import Problem, not_found
-from api.job_checks import CHECKS
-from api.rows import owned, page
 from api.schemas.common import Page
 from api.schemas.jobs import JobCreate, JobEventOut, JobOut, SampleOut
+from api.workspace_rows import owned, page
 from core import jobs
 from core.ids import new_id
-from core.objects import sample_key
+from core.kinds import get_kind, resolve_job
 from core.queue import enqueue
+from core.storage_keys import sample_key
 from core.tables import Job, JobEvent, utcnow
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -54,14 +54,17 @@ def create_job(
     body: Annotated[JobCreate, Body()],
     workspace: WorkspaceDep,
     session: SessionDep,
+    settings: SettingsDep,
+    store: StoreDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Job:
     request_hash = _request_hash(body)
     if idempotency_key and (earlier := _replay(session, workspace, idempotency_key, request_hash)):
         return earlier
-    params = CHECKS[body.kind](session, workspace, body.params)  # type: ignore[operator]
-    job = Job(id=new_id("job"), workspace_id=workspace, kind=body.kind, status=jobs.QUEUED, params=params,
-              progress={}, metrics={}, idempotency_key=idempotency_key, request_hash=request_hash)
+    params = resolve_job(session, workspace, body.kind, body.params, settings=settings, store=store)
+    job = Job(id=new_id("job"), workspace_id=workspace, kind=body.kind, queue=get_kind(body.kind).queue,
+              status=jobs.QUEUED, params=params, progress={}, metrics={}, idempotency_key=idempotency_key,
+              request_hash=request_hash)
     session.add(job)
     jobs.status_event(session, job.id, jobs.QUEUED)
     try:
@@ -72,7 +75,7 @@ def create_job(
             return earlier
         raise
     try:
-        enqueue(job.id, job.kind)
+        enqueue(job.id, job.kind, job.queue)
     except Exception as exc:
         session.delete(job)
         session.commit()

@@ -10,46 +10,45 @@ from sqlalchemy.orm import Session
 
 from api.deps import CursorQuery, LimitQuery, SessionDep, StoreDep, WorkspaceDep
 from api.errors import Problem, invalid
-from api.rows import add_with_object, owned, page
 from api.schemas.common import Page
 from api.schemas.resources import ModelOut
+from api.workspace_rows import add_with_object, owned, page
 from core.ids import new_id
-from core.jobs import active_users
-from core.objects import classifier_key, model_key
-from core.tables import Model
+from core.kinds import active_users
+from core.storage_keys import classifier_key, model_key, model_prefix
+from core.tables import RegisteredModel
 from models.checkpoint import CheckpointError, checkpoint_format
 from models.classification import CLASSIFIER_FORMAT, checkpoint_from_state_dict, load_classifier
 from models.classifiers import classifier_names
-from models.generation import checkpoint_info
+from models.snapshot import model_info
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
-def get_model(session: Session, workspace: str, model_id: str) -> Model:
-    return owned(session, Model, workspace, model_id, "model")
+def get_model(session: Session, workspace: str, model_id: str) -> RegisteredModel:
+    return owned(session, RegisteredModel, workspace, model_id, "model")
 
 
 @router.get("", response_model=Page[ModelOut])
 def list_models(workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 50,
                 cursor: CursorQuery = None) -> dict:
-    return page(session, Model, workspace, limit, cursor)
+    return page(session, RegisteredModel, workspace, limit, cursor)
 
 
 @router.get("/{model_id}", response_model=ModelOut)
-def read_model(model_id: str, workspace: WorkspaceDep, session: SessionDep) -> Model:
+def read_model(model_id: str, workspace: WorkspaceDep, session: SessionDep) -> RegisteredModel:
     return get_model(session, workspace, model_id)
 
 
 @router.delete("/{model_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_model(model_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> None:
     model = get_model(session, workspace, model_id)
-    users = active_users(session, workspace, model_id,
-                         ("model_id", "base_model_id", "classifier_model_id", "init_classifier_id"))
+    users = active_users(session, workspace, RegisteredModel, model_id)
     if users:
         raise Problem(409, f"model {model_id!r} is used by active jobs: {', '.join(users)}")
     session.delete(model)
     session.commit()
-    store.delete(model.object_key)
+    store.delete_prefix(model_prefix(model_id))
 
 
 @router.get("/{model_id}/checkpoint", response_class=StreamingResponse,
@@ -78,15 +77,15 @@ def _is_safetensors(blob: bytes) -> bool:
 
 
 def _describe(blob: bytes) -> dict[str, Any]:
-    """The Model fields a checkpoint implies; CheckpointError unless it loads completely."""
+    """The RegisteredModel fields a checkpoint implies; CheckpointError unless it loads completely."""
     if checkpoint_format(blob) == CLASSIFIER_FORMAT:
         config = load_classifier(blob)[0].to_dict()
         return {"kind": "classifier", "architecture": config["architecture"], "classes": config["class_names"],
                 "resolution": config["resolution"], "channels": config["channels"], "step": None, "config": config}
-    info = checkpoint_info(blob)
+    info = model_info(blob)
     config = info["config"]
     return {"kind": "generator", "architecture": config["architecture"], "classes": config["class_names"],
-            "resolution": config["resolution"], "channels": config["channels"], "step": info["step"],
+            "resolution": config["options"]["resolution"], "channels": config["channels"], "step": info["step"],
             "config": config}
 
 
@@ -100,7 +99,7 @@ def import_model(
                                                          "dict of it, e.g. torchvision's ImageNet weights saved "
                                                          "as safetensors: pretrained initialisation for "
                                                          "augmentation reports.")] = None,
-) -> Model:
+) -> RegisteredModel:
     blob = file.file.read()
     if not _is_safetensors(blob):
         raise Problem(415, "only safetensors checkpoints are accepted: pickled formats (.pt, .pth, .ckpt) "
@@ -116,6 +115,7 @@ def import_model(
                       errors=[{"loc": ["body", "file"], "msg": str(exc)}]) from None
     model_id = new_id("mdl")
     key = classifier_key(model_id) if fields["kind"] == "classifier" else model_key(model_id)
-    model = Model(id=model_id, workspace_id=workspace, metrics={}, object_key=key, size_bytes=len(blob), **fields)
+    model = RegisteredModel(id=model_id, workspace_id=workspace, metrics={}, object_key=key, size_bytes=len(blob),
+                            **fields)
     add_with_object(session, store, model, blob)
     return model

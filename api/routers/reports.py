@@ -6,10 +6,10 @@ from sqlalchemy.orm import Session
 
 from api.deps import CursorQuery, LimitQuery, SessionDep, StoreDep, WorkspaceDep
 from api.errors import not_found
-from api.rows import owned, page
 from api.schemas.common import Page
 from api.schemas.resources import ReportOut
-from core.objects import report_gradcam_key, report_plot_key, report_prefix
+from api.workspace_rows import owned, page
+from core.storage_keys import report_gradcam_key, report_plot_key, report_prefix
 from core.tables import Report
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])

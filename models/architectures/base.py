@@ -3,6 +3,7 @@ and the trainer and sampling network it builds from a GanConfig."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, get_args
 
 import torch
@@ -63,10 +64,8 @@ class GanTrainer(Protocol):
 
     def load_pretrained(self, generator: dict[str, torch.Tensor], discriminator: dict[str, torch.Tensor] | None,
                         keep_classes: bool) -> None:
-        """Start from a registered model: its sampling network's weights (and D's, when kept).
+        """Start from a registered model: its sampling network's weights (and D's, when kept; None: D fresh).
         keep_classes=False: the class-dependent parameters keep their fresh initialisation."""
-
-    def sample(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor: ...
 
 
 class Architecture(ABC):
@@ -78,6 +77,8 @@ class Architecture(ABC):
     # True where a one-class model has no class inputs at all, so it cannot be fine-tuned onto several classes
     # (or the reverse).
     one_class_is_unconditional: ClassVar[bool] = False
+    # Where a training checkpoint's trainer state keeps the sampling network's weights.
+    sampler_state_key: ClassVar[str] = "generator"
 
     @property
     def resolutions(self) -> tuple[int, ...]:
@@ -90,11 +91,11 @@ class Architecture(ABC):
     def make_sampler(self, config: GanConfig) -> SamplingNetwork:
         """The sampling network alone, freshly initialised, on config.device."""
 
-    def check_config(self, config: GanConfig) -> None:
+    def check_config(self, config: GanConfig) -> None:  # noqa: B027  (an optional hook)
         """Checks that need the whole config, not just the options (ValueError)."""
 
 
-def eval_samples(net: nn.Module, forward: Any) -> torch.Tensor:
+def eval_samples(net: nn.Module, forward: Callable[[], torch.Tensor]) -> torch.Tensor:
     """Run `forward()` on `net` in eval mode without gradients, restoring its mode afterwards."""
     was_training = net.training
     net.eval()

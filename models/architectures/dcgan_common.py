@@ -12,6 +12,7 @@ from models.architectures.base import (
     Architecture,
     ArchitectureOptions,
     adam_beta,
+    eval_samples,
     latent_size,
     learning_rate,
     network_width,
@@ -42,10 +43,14 @@ class DCGANBase(Architecture):
         return DCGANTrainer(config, conditional=self.conditional)
 
     def make_sampler(self, config: GanConfig) -> Generator:
-        o = config.options
-        net = Generator(o.z_dim, config.channels, o.resolution, o.width,
-                        config.num_classes if self.conditional else 0)
-        return net.to(config.device)
+        with torch.random.fork_rng(devices=[]):  # the weights are loaded next: leave the caller's RNG alone
+            net = _generator(config, self.conditional)
+        return net.to(config.device).eval()
+
+
+def _generator(config: GanConfig, conditional: bool) -> Generator:
+    o = config.options
+    return Generator(o.z_dim, config.channels, o.resolution, o.width, config.num_classes if conditional else 0)
 
 
 def _layout(resolution: int) -> tuple[int, int]:
@@ -76,6 +81,10 @@ class Generator(nn.Module):
         if self.embed is not None:
             z = torch.cat([z, self.embed(labels)], 1)
         return self.net(z[:, :, None, None])
+
+    def sample(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor:
+        """Eval-mode, no-grad samples in [-1, 1]; truncation scales z by psi; unconditional ignores labels."""
+        return eval_samples(self, lambda: self(z * truncation_psi, labels if self.embed is not None else None))
 
 
 class Discriminator(nn.Module):
@@ -113,25 +122,26 @@ def init_weights(module: nn.Module, generator: torch.Generator) -> None:
 
 
 class DCGANTrainer:
-    """Alternating D/G updates with BCE-with-logits and Adam; real targets are `real_label`."""
+    """Alternating D/G updates with BCE-with-logits and Adam; real targets are options.real_label."""
 
-    def __init__(self, config: GanConfig, conditional: bool, default_real_label: float) -> None:
+    def __init__(self, config: GanConfig, conditional: bool) -> None:
+        o = config.options
         self.conditional = conditional
-        self.z_dim = config.z_dim
-        self.real_label = default_real_label if config.real_label is None else float(config.real_label)
-        num_classes = config.num_classes if conditional else 0
+        self.z_dim = o.z_dim
+        self.real_label = o.real_label
         # Weights come from config.seed alone; the caller's global RNG is left as it was.
         with torch.random.fork_rng(devices=[]):
-            self.generator = Generator(config.z_dim, config.channels, config.resolution, config.width, num_classes)
-            self.discriminator = Discriminator(config.channels, config.resolution, config.width, num_classes)
+            self.generator = _generator(config, conditional)
+            self.discriminator = Discriminator(config.channels, o.resolution, o.width,
+                                               config.num_classes if conditional else 0)
         init_rng = torch.Generator().manual_seed(config.seed)
         init_weights(self.generator, init_rng)
         init_weights(self.discriminator, init_rng)
         self.generator.to(config.device)
         self.discriminator.to(config.device)
-        betas = (config.beta1, config.beta2)
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr, betas=betas)
+        betas = (o.beta1, o.beta2)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=o.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=o.lr, betas=betas)
 
     def train_step(self, real: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
         cond = labels if self.conditional else None
@@ -159,30 +169,29 @@ class DCGANTrainer:
             values = torch.stack([loss_g, loss_d, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean()])
         return dict(zip(METRICS, values.tolist()))  # one device sync for all metrics
 
+    def sampling_network(self) -> Generator:
+        return self.generator
+
+    def discriminator_state(self) -> dict[str, torch.Tensor]:
+        return self.discriminator.state_dict()
+
     def state_dict(self) -> dict:
         return {"generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
-        self.load_weights(state)
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
 
-    def load_weights(self, state: dict, keep_classes: bool = True) -> None:
-        for key, net in (("generator", self.generator), ("discriminator", self.discriminator)):
-            weights = state[key]
+    def load_pretrained(self, generator: dict[str, torch.Tensor], discriminator: dict[str, torch.Tensor] | None,
+                        keep_classes: bool) -> None:
+        for net, weights in ((self.generator, generator), (self.discriminator, discriminator)):
+            if weights is None:
+                continue
             if not keep_classes:  # the class embeddings ("embed.*") stay as initialised
                 own = net.state_dict()
                 weights = {**{k: v for k, v in weights.items() if not k.startswith("embed.")},
                            **{k: v for k, v in own.items() if k.startswith("embed.")}}
             net.load_state_dict(weights)
-
-    def sample(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor:
-        """Eval-mode, no-grad samples in [-1, 1]; truncation scales z by psi."""
-        was_training = self.generator.training
-        self.generator.eval()
-        try:
-            with torch.no_grad():
-                return self.generator(z * truncation_psi, labels if self.conditional else None)
-        finally:
-            self.generator.train(was_training)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -13,9 +13,11 @@ from models.architectures.base import (
     learning_rate,
     network_width,
 )
-from models.config import GanConfig
 from models.stylegan2.networks import Generator, discriminator_block_count
-from models.stylegan2.trainer import StyleGAN2Trainer
+from models.stylegan2.trainer import StyleGAN2Trainer, sampling_generator
+
+if TYPE_CHECKING:
+    from models.config import GanConfig
 
 
 class StyleGAN2Options(ArchitectureOptions):
@@ -59,9 +61,10 @@ class StyleGAN2ADA(Architecture):
     Options = StyleGAN2Options
     shape_options = ("resolution", "z_dim", "width", "mapping_layers", "w_dim")
     one_class_is_unconditional = True
+    sampler_state_key = "g_ema"
 
     def make_trainer(self, config: GanConfig) -> StyleGAN2Trainer:
         return StyleGAN2Trainer(config)
 
     def make_sampler(self, config: GanConfig) -> Generator:
-        return StyleGAN2Trainer.sampling_network(config)
+        return sampling_generator(config)

@@ -21,7 +21,7 @@ import io
 import json
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import safetensors.torch
@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from models.metrics.errors import MetricsError
+from models.monitor import SILENT, Monitor
 
 INCEPTION_NAME = "inception-v3-fid"
 INCEPTION_FEATURE_DIM = 2048
@@ -41,11 +42,10 @@ ACCELERATOR_BATCH_SIZE = 64
 # statistics cached under an old fingerprint are not reused.
 _FINGERPRINT_VERSION = b"defectgen-backbone/1\0"
 
-Progress = Callable[[int, int], None]  # (images done, images in all)
-
 
 class Backbone(ABC):
-    """Maps uint8 images [N, C, H, W] to float64 features [N, feature_dim] (CPU), batched, under inference mode."""
+    """Maps uint8 images [N, C, H, W] to float64 features [N, feature_dim] (CPU), batched, under inference mode.
+    The feature methods report (images done, images in all) to `monitor` after every batch and check it before."""
 
     name: str
     fingerprint: str
@@ -62,14 +62,14 @@ class Backbone(ABC):
         self.batch_size = batch_size
 
     def features(self, images: torch.Tensor, *, batch_size: int | None = None,
-                 progress: Progress | None = None) -> torch.Tensor:
-        return self._extract(images, batch_size, progress, want_logits=False)[0]
+                 monitor: Monitor = SILENT) -> torch.Tensor:
+        return self._extract(images, batch_size, monitor, want_logits=False)[0]
 
     def features_and_logits(self, images: torch.Tensor, *, batch_size: int | None = None,
-                            progress: Progress | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                            monitor: Monitor = SILENT) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.has_logits:
             raise MetricsError(f"backbone {self.name!r} has no classifier logits (the Inception Score needs Inception)")
-        features, logits = self._extract(images, batch_size, progress, want_logits=True)
+        features, logits = self._extract(images, batch_size, monitor, want_logits=True)
         assert logits is not None
         return features, logits
 
@@ -81,7 +81,7 @@ class Backbone(ABC):
     def _run(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """uint8 [B, in_channels, H, W] on self.device -> (features [B, D], logits [B, K] or None)."""
 
-    def _extract(self, images: torch.Tensor, batch_size: int | None, progress: Progress | None,
+    def _extract(self, images: torch.Tensor, batch_size: int | None, monitor: Monitor,
                  want_logits: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         images = self._check_images(images)
         n = images.shape[0]
@@ -90,6 +90,7 @@ class Backbone(ABC):
         logits = torch.empty(n, INCEPTION_NUM_LOGITS, dtype=torch.float64) if want_logits else None
         with torch.inference_mode(), _exact_fp32(self.device):
             for start in range(0, n, batch_size):
+                monitor.check()
                 batch = images[start:start + batch_size].to(self.device)
                 if batch.shape[1] == 1 and self.in_channels == 3:
                     batch = batch.expand(-1, 3, -1, -1)
@@ -101,8 +102,7 @@ class Backbone(ABC):
                         raise MetricsError(f"backbone {self.name!r} returned no logits")
                     logits[start:end] = self._check_output(out_logits, batch.shape[0], INCEPTION_NUM_LOGITS,
                                                            "logits")
-                if progress is not None:
-                    progress(end, n)
+                monitor.report(end, n)
         return features, logits
 
     def _check_images(self, images: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """One evaluation: features computed once per image set, then every requested metric, overall and per class."""
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -10,25 +10,21 @@ from models.metrics.backbones import Backbone
 from models.metrics.errors import MetricsError
 from models.metrics.features import FeatureSet
 from models.metrics.registry import FAKE_LOGITS, REAL, Metric, MetricInputs, get_metric
-
-# (stage, done, total): stage is "real_features" or "fake_features" (images) or "metrics" (computations).
-Progress = Callable[[str, int, int], None]
+from models.monitor import SILENT, Monitor
 
 
 def extract_feature_set(backbone: Backbone, images: torch.Tensor, labels: torch.Tensor | None = None,
-                        class_names: Sequence[str] | None = None, *,
-                        progress: Callable[[int, int], None] | None = None) -> FeatureSet:
+                        class_names: Sequence[str] | None = None, *, monitor: Monitor = SILENT) -> FeatureSet:
     """Features of one image set with their statistics: what the service caches per dataset and backbone."""
-    features = backbone.features(images, progress=progress)
+    features = backbone.features(images, monitor=monitor)
     return FeatureSet.from_features(features, backbone=backbone.name, backbone_fingerprint=backbone.fingerprint,
                                     labels=labels, class_names=class_names)
 
 
 def evaluate(backbone: Backbone, real_images: torch.Tensor | None, real_labels: torch.Tensor | None,
              fake_images: torch.Tensor, fake_labels: torch.Tensor | None, metrics: Sequence[str],
-             class_names: Sequence[str] | None = None, real_stats: FeatureSet | None = None,
-             progress: Progress | None = None, *,
-             options: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+             class_names: Sequence[str] | None = None, real_stats: FeatureSet | None = None, *,
+             monitor: Monitor = SILENT, options: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """Runs the named metrics on uint8 image sets [N, C, H, W] and returns a JSON-able dict:
 
         {"backbone", "backbone_fingerprint", "feature_dim", "num_real", "num_fake",
@@ -38,6 +34,9 @@ def evaluate(backbone: Backbone, real_images: torch.Tensor | None, real_labels: 
     real_stats (a cached FeatureSet of the same backbone) replaces real_images and real_labels. Per-class
     results are computed when fake_labels is given, for the requested metrics that support it (fid, kid).
     options: per-metric options, e.g. {"kid": {"num_subsets": 50}, "memorisation": {"threshold": 0.2}}.
+
+    Each stage reports to `monitor` under its own name and count: "real_features" and "fake_features" (images
+    done of the set), then "metrics" (computations done); it is checked before every batch and computation.
     """
     selected = _select(metrics)
     options = dict(options or {})
@@ -52,7 +51,6 @@ def evaluate(backbone: Backbone, real_images: torch.Tensor | None, real_labels: 
     per_class = fake_labels is not None and any(m.per_class for m in selected)
     if per_class and (not isinstance(fake_labels, torch.Tensor) or fake_labels.shape != fake_images.shape[:1]):
         raise MetricsError("fake_labels must be a tensor [N] with one label per generated image")
-    report = progress or (lambda stage, done, total: None)
 
     real = None
     if REAL in needs:
@@ -62,17 +60,17 @@ def evaluate(backbone: Backbone, real_images: torch.Tensor | None, real_labels: 
             raise MetricsError("real images or cached real statistics are needed")
         else:
             real = extract_feature_set(backbone, real_images, real_labels, class_names,
-                                       progress=lambda done, total: report("real_features", done, total))
+                                       monitor=monitor.part(0, len(real_images), "real_features"))
         if class_names is None:
             class_names = real.class_names
         if per_class and real.labels is None:
             raise MetricsError("per-class metrics need the labels of the real images")
 
-    fake_progress = lambda done, total: report("fake_features", done, total)  # noqa: E731
+    fake_monitor = monitor.part(0, len(fake_images), "fake_features")
     if FAKE_LOGITS in needs:
-        fake_features, fake_logits = backbone.features_and_logits(fake_images, progress=fake_progress)
+        fake_features, fake_logits = backbone.features_and_logits(fake_images, monitor=fake_monitor)
     else:
-        fake_features, fake_logits = backbone.features(fake_images, progress=fake_progress), None
+        fake_features, fake_logits = backbone.features(fake_images, monitor=fake_monitor), None
     fake = FeatureSet.from_features(fake_features, backbone=backbone.name,
                                     backbone_fingerprint=backbone.fingerprint,
                                     labels=fake_labels if per_class else None,
@@ -85,9 +83,10 @@ def evaluate(backbone: Backbone, real_images: torch.Tensor | None, real_labels: 
     inputs = MetricInputs(real, fake, fake_logits)
     results: dict[str, Any] = {}
     for metric in selected:
+        monitor.check()
         results[metric.name] = {**metric.compute(inputs, **resolved[metric.name]), "backbone": backbone.name}
         done += 1
-        report("metrics", done, total)
+        monitor.report(done, total, "metrics")
 
     out: dict[str, Any] = {
         "backbone": backbone.name,
@@ -105,10 +104,11 @@ def evaluate(backbone: Backbone, real_images: torch.Tensor | None, real_labels: 
             entry: dict[str, Any] = {"num_real": class_inputs.real.num_samples,
                                      "num_fake": class_inputs.fake.num_samples}
             for metric in class_metrics:
+                monitor.check()
                 entry[metric.name] = {**metric.compute(class_inputs, **resolved[metric.name]),
                                       "backbone": backbone.name}
                 done += 1
-                report("metrics", done, total)
+                monitor.report(done, total, "metrics")
             out["per_class"][name] = entry
     return out
 

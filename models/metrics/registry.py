@@ -38,6 +38,7 @@ class Metric(ABC):
     needs: ClassVar[frozenset[str]]
     per_class: ClassVar[bool] = False
     defaults: ClassVar[Mapping[str, Any]] = {}
+    headline: ClassVar[str | None] = None  # the value a model carries for it; None: the value named like it
 
     @abstractmethod
     def compute(self, inputs: MetricInputs, **options: Any) -> dict[str, Any]: ...

@@ -4,6 +4,7 @@ Conditional when num_classes > 0: the class embeddings are G's mapping.embed and
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from itertools import pairwise
 
@@ -144,6 +145,15 @@ class Generator(nn.Module):
     def forward(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0,
                 noise: list[torch.Tensor] | None = None, update_w_avg: bool = False) -> torch.Tensor:
         return self.synthesis(self.map(z, labels, truncation_psi, update_w_avg), noise)
+
+    @torch.no_grad()
+    def sample(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor:
+        """Images in [-1, 1] with the fixed noise buffers; bf16 autocast on CUDA. Truncation:
+        w = w_avg[class] + psi * (w - w_avg[class]). No layer depends on the train/eval mode."""
+        cuda = z.device.type == "cuda"
+        with torch.autocast("cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext():
+            images = self(z, labels, truncation_psi)
+        return images.float().clamp(-1, 1)
 
 
 class DiscriminatorBlock(nn.Module):

@@ -6,16 +6,19 @@ import contextlib
 import copy
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.config import GanConfig, is_int
 from models.stylegan2.augment import AdaController, ada_augment
 from models.stylegan2.diffaugment import diff_augment
 from models.stylegan2.networks import Discriminator, Generator
+
+if TYPE_CHECKING:
+    from models.architectures.stylegan2_ada import StyleGAN2Options
+    from models.config import GanConfig
 
 PL_DECAY = 0.01
 # The class embeddings; fresh when fine-tuning onto other classes.
@@ -23,77 +26,91 @@ CLASS_DEPENDENT_PREFIXES = ("mapping.embed.", "projection.")
 COUNTERS = ("cur_nimg", "minibatch")
 
 
+def sampling_generator(config: GanConfig) -> Generator:
+    """G_ema's network alone, freshly initialised from config.seed, in eval mode on config.device."""
+    net = _generator(config, torch.Generator().manual_seed(config.seed))
+    _to_device(net, config)
+    return net.eval()
+
+
+def _class_count(config: GanConfig) -> int:
+    """One class is unconditional: the networks get no class inputs at all."""
+    return config.num_classes if config.num_classes > 1 else 0
+
+
+def _generator(config: GanConfig, init_rng: torch.Generator) -> Generator:
+    o = config.options
+    with torch.random.fork_rng(devices=[]):  # weights come from init_rng alone
+        return Generator(o.z_dim, o.w_dim, o.mapping_layers, _class_count(config), o.resolution, config.channels,
+                         o.width, init_rng)
+
+
+def _to_device(net: nn.Module, config: GanConfig) -> None:
+    cuda = torch.device(config.device).type == "cuda"
+    net.to(config.device, memory_format=torch.channels_last if cuda else torch.contiguous_format)
+
+
 class StyleGAN2Trainer:
-    """`generator` is the trained G; `g_ema`, its exponential moving average, is what sample() uses.
+    """`generator` is the trained G; `g_ema`, its exponential moving average, is the sampling network.
+    Conditional when config.num_classes > 1."""
 
-    Conditional when config.num_classes > 1. `options` are the architecture's checked options (all present).
-    """
-
-    def __init__(self, config: GanConfig, options: dict[str, Any]) -> None:
+    def __init__(self, config: GanConfig) -> None:
+        o: StyleGAN2Options = config.options  # type: ignore[assignment]
+        self.options = o
         self.device = torch.device(config.device)
-        self.z_dim = config.z_dim
-        self.options = options
-        self.conditional = config.num_classes > 1
-        num_classes = config.num_classes if self.conditional else 0
-        gamma = options["r1_gamma"]
-        self.r1_gamma = 0.0002 * config.resolution ** 2 / config.batch_size if gamma is None else float(gamma)
-        self.pl_weight = float(options["pl_weight"])
-        self.ema_beta = 0.5 ** (config.batch_size / options["ema_images"])
-        # Weights come from config.seed alone; the caller's global RNG is left as it was.
+        self.z_dim = o.z_dim
+        self.r1_gamma = 0.0002 * o.resolution ** 2 / config.batch_size if o.r1_gamma is None else o.r1_gamma
+        self.ema_beta = 0.5 ** (config.batch_size / o.ema_images)
         init_rng = torch.Generator().manual_seed(config.seed)
+        self.generator = _generator(config, init_rng)
         with torch.random.fork_rng(devices=[]):
-            self.generator = Generator(config.z_dim, options["w_dim"], options["mapping_layers"], num_classes,
-                                       config.resolution, config.channels, config.width, init_rng)
-            self.discriminator = Discriminator(config.resolution, config.channels, config.width, num_classes,
+            self.discriminator = Discriminator(o.resolution, config.channels, o.width, _class_count(config),
                                                init_rng)
         self.g_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
         cuda = self.device.type == "cuda"
         self.memory_format = torch.channels_last if cuda else torch.contiguous_format
         for net in (self.generator, self.discriminator, self.g_ema):
-            net.to(self.device, memory_format=self.memory_format)
-        self.discriminator.blocks[:options["freeze_d"]].requires_grad_(False)
+            _to_device(net, config)
+        self.discriminator.blocks[:o.freeze_d].requires_grad_(False)
         self._d_trainable = [p for p in self.discriminator.parameters() if p.requires_grad]
-        self.opt_g = self._adam(config, self.generator.parameters(),
-                                options["pl_interval"] if self.pl_weight > 0 else None)
-        self.opt_d = self._adam(config, self._d_trainable, options["r1_interval"] if self.r1_gamma > 0 else None)
-        self.ada = (AdaController(options["ada_target"], options["ada_images"], self.device)
-                    if options["augment"] == "ada" else None)
+        self.opt_g = self._adam(o, self.generator.parameters(), o.pl_interval if o.pl_weight > 0 else None)
+        self.opt_d = self._adam(o, self._d_trainable, o.r1_interval if self.r1_gamma > 0 else None)
+        self.ada = AdaController(o.ada_target, o.ada_images, self.device) if o.augment == "ada" else None
         self.cur_nimg = 0  # images shown to D
         self.minibatch = 0
         self.pl_mean = torch.zeros((), device=self.device)
         self.last_r1 = torch.zeros((), device=self.device)
         self.last_pl = torch.zeros((), device=self.device)
         # Double backward (R1, path length) does not go through torch.compile: those passes use the plain nets.
-        self._g_forward = torch.compile(self.generator) if options["compile"] else self.generator
-        self._d_forward = torch.compile(self.discriminator) if options["compile"] else self.discriminator
+        self._g_forward = torch.compile(self.generator) if o.compile else self.generator
+        self._d_forward = torch.compile(self.discriminator) if o.compile else self.discriminator
         self._autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda else contextlib.nullcontext
 
     @staticmethod
-    def _adam(config: GanConfig, params: Iterable[nn.Parameter], reg_interval: int | None) -> torch.optim.Adam:
+    def _adam(o: StyleGAN2Options, params: Iterable[nn.Parameter], reg_interval: int | None) -> torch.optim.Adam:
         # Lazy regularisation takes an extra optimiser step every reg_interval minibatches: lr and betas are
         # rescaled so that the steps add up to about the same as without it (as StyleGAN2 does).
         ratio = reg_interval / (reg_interval + 1) if reg_interval else 1.0
-        return torch.optim.Adam(params, lr=config.lr * ratio, betas=(config.beta1 ** ratio, config.beta2 ** ratio),
-                                eps=1e-8)
+        return torch.optim.Adam(params, lr=o.lr * ratio, betas=(o.beta1 ** ratio, o.beta2 ** ratio), eps=1e-8)
 
     @property
     def augment_p(self) -> float:
         """The probability of each augmentation: ADA's p; DiffAugment always applies."""
         if self.ada is not None:
             return self.ada.p
-        return 1.0 if self.options["augment"] == "diffaugment" else 0.0
+        return 1.0 if self.options.augment == "diffaugment" else 0.0
 
     def augment(self, images: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         if self.ada is not None:
             return ada_augment(images, self.ada.p, rng)
-        if self.options["augment"] == "diffaugment":
+        if self.options.augment == "diffaugment":
             return diff_augment(images, rng)
         return images
 
     def train_step(self, real: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
         n = real.shape[0]
         real = real.contiguous(memory_format=self.memory_format)
-        options = self.options
+        o = self.options
 
         self._set_d_trainable(False)  # D's weight gradients are not needed in G's steps
         with self._autocast():
@@ -101,7 +118,7 @@ class StyleGAN2Trainer:
             gen_logits = self._d_forward(self.augment(fake, generator), labels)
         loss_g = F.softplus(-gen_logits).mean()
         self._step(self.opt_g, loss_g)
-        if self.pl_weight > 0 and self.minibatch % options["pl_interval"] == 0:
+        if o.pl_weight > 0 and self.minibatch % o.pl_interval == 0:
             self._path_length_step(labels, generator)
 
         self._set_d_trainable(True)
@@ -114,18 +131,18 @@ class StyleGAN2Trainer:
         self._step(self.opt_d, loss_d)
         if self.ada is not None:
             self.ada.accumulate(real_logits)
-        if self.r1_gamma > 0 and self.minibatch % options["r1_interval"] == 0:
+        if self.r1_gamma > 0 and self.minibatch % o.r1_interval == 0:
             self._r1_step(real, labels, generator)
 
         self._update_ema()
         self.cur_nimg += n
         self.minibatch += 1
-        if self.ada is not None and self.minibatch % options["ada_interval"] == 0:
-            self.ada.update(n * options["ada_interval"])
+        if self.ada is not None and self.minibatch % o.ada_interval == 0:
+            self.ada.update(n * o.ada_interval)
 
         values = [loss_g, loss_d, torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean(), self.last_r1]
         names = ["loss_g", "loss_d", "d_real", "d_fake", "r1"]
-        if self.pl_weight > 0:
+        if o.pl_weight > 0:
             values.append(self.last_pl)
             names.append("pl")
         with torch.no_grad():
@@ -161,7 +178,7 @@ class StyleGAN2Trainer:
         pl_mean = self.pl_mean.lerp(lengths.mean(), PL_DECAY)
         self.pl_mean.copy_(pl_mean.detach())
         penalty = (lengths - pl_mean).square().mean()
-        self._step(self.opt_g, penalty * self.pl_weight * self.options["pl_interval"])
+        self._step(self.opt_g, penalty * self.options.pl_weight * self.options.pl_interval)
         self.last_pl = penalty.detach()
 
     def _r1_step(self, real: torch.Tensor, labels: torch.Tensor, rng: torch.Generator) -> None:
@@ -171,7 +188,7 @@ class StyleGAN2Trainer:
             logits = self.discriminator(self.augment(real, rng), labels)
         (grads,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
         penalty = grads.float().square().sum((1, 2, 3)).mean()
-        self._step(self.opt_d, penalty * (self.r1_gamma / 2) * self.options["r1_interval"])
+        self._step(self.opt_d, penalty * (self.r1_gamma / 2) * self.options.r1_interval)
         self.last_r1 = penalty.detach()
 
     @torch.no_grad()
@@ -181,11 +198,11 @@ class StyleGAN2Trainer:
         for b_ema, b in zip(self.g_ema.buffers(), self.generator.buffers()):
             b_ema.copy_(b)
 
-    def sample(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor:
-        """G_ema with its fixed noise, no grad; [-1, 1]. Truncation: w = w_avg + psi * (w - w_avg)."""
-        with torch.no_grad(), self._autocast():
-            images = self.g_ema(z, labels, truncation_psi)
-        return images.float().clamp(-1, 1)
+    def sampling_network(self) -> Generator:
+        return self.g_ema
+
+    def discriminator_state(self) -> dict[str, torch.Tensor]:
+        return self.discriminator.state_dict()
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
@@ -195,7 +212,8 @@ class StyleGAN2Trainer:
                 "last_r1": self.last_r1, "last_pl": self.last_pl}
 
     def load_state_dict(self, state: dict) -> None:
-        self.load_weights(state)
+        for key, net in (("generator", self.generator), ("g_ema", self.g_ema), ("discriminator", self.discriminator)):
+            net.load_state_dict(state[key])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         if (state["ada"] is None) != (self.ada is None):
@@ -204,20 +222,20 @@ class StyleGAN2Trainer:
             self.ada.load_state_dict(state["ada"])
         for name in COUNTERS:
             value = state[name]
-            if not is_int(value) or value < 0:
+            if type(value) is not int or value < 0:
                 raise ValueError(f"invalid {name} {value!r}")
             setattr(self, name, value)
         for name in ("pl_mean", "last_r1", "last_pl"):
             getattr(self, name).copy_(state[name])
 
-    def load_weights(self, state: dict, keep_classes: bool = True) -> None:
-        if any(key.startswith("mapping.embed.") for key in state["generator"]) != self.conditional:
-            raise ValueError("the base model is " + ("unconditional (one class) and this one is class-conditional"
-                                                     if self.conditional else
-                                                     "class-conditional and this one is unconditional (one class)"))
-        for key, net in (("generator", self.generator), ("g_ema", self.g_ema), ("discriminator", self.discriminator)):
-            weights = state[key] if keep_classes else _with_fresh_classes(state[key], net.state_dict())
-            net.load_state_dict(weights)
+    def load_pretrained(self, generator: dict[str, torch.Tensor], discriminator: dict[str, torch.Tensor] | None,
+                        keep_classes: bool) -> None:
+        """G and G_ema both start from `generator`; D from `discriminator`, or fresh when None."""
+        pairs = [(net, generator) for net in (self.generator, self.g_ema)]
+        if discriminator is not None:
+            pairs.append((self.discriminator, discriminator))
+        for net, weights in pairs:
+            net.load_state_dict(weights if keep_classes else _with_fresh_classes(weights, net.state_dict()))
 
 
 def _with_fresh_classes(weights: dict[str, torch.Tensor], own: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

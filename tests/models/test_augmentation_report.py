@@ -16,7 +16,9 @@ from models.augmentation_report import (
     report_settings,
     run_report,
 )
-from models.classification import ClassifierConfig, TrainingStopped, load_classifier
+from models.classification import ClassifierConfig, load_classifier
+from models.errors import DataError
+from models.monitor import Monitor, Progress, Stopped
 
 RESOLUTION = 16
 
@@ -96,13 +98,13 @@ def test_grid_counts_plots_and_gradcam():
                          classifier=ClassifierConfig("small-cnn", ["vertical", "horizontal"], 1, RESOLUTION,
                                                      epochs=1, batch_size=4))
     requests: list[tuple[int, int, int]] = []
-    progress: list[tuple[int, int, str]] = []
+    progress: list[Progress] = []
 
     def source(label: int, count: int, seed: int) -> torch.Tensor:
         requests.append((label, count, seed))
         return stripes_source(label, count, seed)
 
-    result = run(config, [4, 2], source, progress=lambda *args: progress.append(args))
+    result = run(config, [4, 2], source, monitor=Monitor(progress.append))
     summary = result.summary
     json.dumps(summary, allow_nan=False)
     rows = {row["key"]: row for row in summary["settings"]}
@@ -118,7 +120,11 @@ def test_grid_counts_plots_and_gradcam():
     for row in rows.values():
         assert len(row["accuracy"]["runs"]) == 2 and set(row["per_class"]) == {"vertical", "horizontal"}
         assert sum(map(sum, row["confusion"])) == 2 * 100
-    assert progress[-1][0] == progress[-1][1] and [p[0] for p in progress] == list(range(1, len(progress) + 1))
+    # Every batch of every training counts towards one total: batches of 4 over 6, 12, 6, 12, 8, 14, 8, 14
+    # images are 2 + 3 + 2 + 3 + 2 + 4 + 2 + 4 = 22 a repeat.
+    assert [(p.step, p.total) for p in progress] == [(i, 44) for i in range(1, 45)]
+    assert progress[0].message == "repeat 1/2: real only"
+    assert progress[-1].message == "repeat 2/2: real + 3 synthetic per class, classes balanced, classical augmentation"
     assert set(result.plots) == {"metrics.png", "per_class_recall.png"}
     assert all(decodes_as_png(png) for png in result.plots.values())
     assert set(result.gradcam) == set(rows)
@@ -164,14 +170,14 @@ def test_bad_inputs_are_rejected():
     config = make_config(repeats=1)
     train = dataset(2, seed=1)
     empty = (torch.zeros((0, 1, RESOLUTION, RESOLUTION), dtype=torch.uint8), torch.zeros(0, dtype=torch.long))
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(DataError, match="empty"):
         run_report(config, train, empty, stripes_source)
-    with pytest.raises(ValueError, match="without training images"):
+    with pytest.raises(DataError, match="without training images"):
         run_report(config, (train[0][:2], train[1][:2]), dataset(2, seed=2), stripes_source)
     for wrong in (lambda label, count, seed: noise_source(label, count, seed)[1:],
                   lambda label, count, seed: noise_source(label, count, seed).float(),
                   lambda label, count, seed: noise_source(label, count, seed).expand(-1, 3, -1, -1)):
-        with pytest.raises(ValueError, match="synthetic source"):
+        with pytest.raises(DataError, match="synthetic source"):
             run_report(config, train, dataset(2, seed=2), wrong)
     for bad in (dict(repeats=0), dict(synthetic_per_class=[]), dict(synthetic_per_class=[5, 5]),
                 dict(synthetic_per_class=[-1]), dict(gradcam_samples=-1)):
@@ -180,5 +186,5 @@ def test_bad_inputs_are_rejected():
 
 
 def test_stop():
-    with pytest.raises(TrainingStopped):
-        run(make_config(repeats=1), 2, stripes_source, should_stop=lambda: True)
+    with pytest.raises(Stopped):
+        run(make_config(repeats=1), 2, stripes_source, monitor=Monitor(should_stop=lambda: True))

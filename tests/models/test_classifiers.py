@@ -9,7 +9,6 @@ import torch
 from models.checkpoint import CheckpointError, pack_state, unpack_state
 from models.classification import (
     ClassifierConfig,
-    TrainingStopped,
     batches_per_epoch,
     checkpoint_from_state_dict,
     classification_metrics,
@@ -21,6 +20,8 @@ from models.classification import (
     train_classifier,
 )
 from models.classifiers import build_classifier, classifier_features, classifier_names, gradcam_target_layer
+from models.errors import DataError
+from models.monitor import Monitor, Progress, Stopped
 
 RESOLUTION = 16
 
@@ -98,35 +99,34 @@ def test_training_is_deterministic_and_learns(augmentation):
     test_images, test_labels = stripes(40, seed=1)
     config = make_config(classical_augmentation=augmentation)
     rng_state = torch.get_rng_state()
-    progress: list[tuple[int, int]] = []
-    model = train_classifier(config, images, labels, progress=lambda done, total: progress.append((done, total)))
+    progress: list[Progress] = []
+    model = train_classifier(config, images, labels, monitor=Monitor(progress.append))
     assert torch.equal(torch.get_rng_state(), rng_state)  # the caller's global RNG is untouched
-    assert progress == [(i, 12) for i in range(1, 13)]  # 4 epochs x 3 batches
+    assert [(p.step, p.total) for p in progress] == [(i, 12) for i in range(1, 13)]  # 4 epochs x 3 batches
     assert same_weights(model, train_classifier(config, images, labels))
     assert not same_weights(model, train_classifier(dataclasses.replace(config, seed=1), images, labels))
     metrics = classification_metrics(predict_proba(model, test_images), test_labels, 2)
     assert metrics["accuracy"] >= 0.95
 
 
-def test_should_stop_raises_training_stopped():
+def test_a_stop_request_stops_training_before_the_next_batch():
     images, labels = stripes(12, seed=0)
-    calls: list[int] = []
-    with pytest.raises(TrainingStopped):
-        train_classifier(make_config(), images, labels, progress=lambda done, total: calls.append(done),
-                         should_stop=lambda: len(calls) >= 2)
-    assert calls == [1, 2]
+    steps: list[int] = []
+    monitor = Monitor(lambda progress: steps.append(progress.step), should_stop=lambda: len(steps) >= 2)
+    with pytest.raises(Stopped):
+        train_classifier(make_config(), images, labels, monitor=monitor)
+    assert steps == [1, 2]
 
 
 def test_training_rejects_bad_data():
     images, labels = stripes(4, seed=0)
-    with pytest.raises(ValueError):
-        train_classifier(make_config(), images.float(), labels)
-    with pytest.raises(ValueError):
-        train_classifier(make_config(resolution=32), images, labels)
-    with pytest.raises(ValueError):
-        train_classifier(make_config(), images, labels + 1)
-    with pytest.raises(ValueError):
-        train_classifier(make_config(), images[:1], labels[:1])
+    for bad_images, bad_labels, config in [(images.float(), labels, make_config()),
+                                           (images, labels, make_config(resolution=32)),
+                                           (images, labels + 1, make_config()),
+                                           (images, labels.int(), make_config()),
+                                           (images[:1], labels[:1], make_config())]:
+        with pytest.raises(DataError):
+            train_classifier(config, bad_images, bad_labels)
 
 
 def test_save_load_round_trip():
@@ -191,7 +191,7 @@ def test_pretrained_weights_initialise_all_but_the_head(name):
     stem = next(key for key, value in state.items() if value.dim() == 4)
     assert torch.equal(state[stem], pretrained[stem].sum(dim=1, keepdim=True))
     assert all(torch.equal(state[key], pretrained[key]) for key in state if key not in fresh and key != stem)
-    with pytest.raises(ValueError, match="none of the initial weights"):
+    with pytest.raises(DataError, match="none of the initial weights"):
         init_from(model, {"nothing.weight": torch.zeros(3)})
 
 

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from models.classifiers import build_classifier
+from models.errors import DataError
 from models.filtering import NearCopyDetector, keep_mask, score_images
 
 
@@ -41,8 +42,10 @@ def test_scores_and_filter_modes():
         keep_mask("diverse", 0.5, label_prob, predicted, labels)
     with pytest.raises(ValueError):
         keep_mask("confident", 1.5, label_prob, predicted, labels)
-    with pytest.raises(ValueError):
+    with pytest.raises(DataError):
         score_images(model, indexed_images(5), torch.full((5,), 2))
+    with pytest.raises(DataError):
+        score_images(model, indexed_images(5), torch.zeros(4, dtype=torch.long))
 
 
 def test_near_copies_of_training_images_are_flagged():
@@ -57,5 +60,9 @@ def test_near_copies_of_training_images_are_flagged():
     assert ratios[:3].max() < 1e-3 and ratios[3:].min() > 0.5
     empty_near, empty_ratios = NearCopyDetector("small-cnn", model, train)(train[:0])
     assert empty_near.shape == empty_ratios.shape == (0,)
-    with pytest.raises(ValueError, match="duplicate"):
+    with pytest.raises(DataError, match="duplicate"):
         NearCopyDetector("small-cnn", model, train[[0, 0, 0, 1]])
+    with pytest.raises(DataError, match="at least 2"):
+        NearCopyDetector("small-cnn", model, train[:1])
+    with pytest.raises(DataError):
+        NearCopyDetector("small-cnn", model, train.float())

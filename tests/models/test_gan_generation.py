@@ -3,26 +3,101 @@ from __future__ import annotations
 import pytest
 import torch
 
+from models.architectures import architecture_names, get_architecture
 from models.checkpoint import CheckpointError, pack_state, unpack_state
 from models.config import GanConfig
-from models.generation import checkpoint_info, load_sampler
-from models.training import TrainCallbacks, train_gan
+from models.monitor import Monitor
+from models.snapshot import load_sampler, model_info, read_pretrained
+from models.training import GanCallbacks, TrainResult, train_gan
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 CLASSES = ["a", "b", "c"]
+# Tiny networks of every architecture; a new architecture adds itself here.
+TINY_OPTIONS = {
+    "dcgan": {"resolution": 32, "z_dim": 8, "width": 4},
+    "cdcgan": {"resolution": 28, "z_dim": 8, "width": 8},
+    "stylegan2-ada": {"resolution": 32, "z_dim": 8, "width": 2, "w_dim": 8, "ema_images": 20},
+}
+# The config fields that were top-level before architecture options.
+LEGACY_FLAT = ("resolution", "z_dim", "width", "lr", "beta1", "beta2", "real_label")
+
+
+def make_config(architecture: str = "cdcgan") -> GanConfig:
+    return GanConfig(architecture=architecture, channels=1, class_names=CLASSES, steps=3, batch_size=4,
+                     options=TINY_OPTIONS[architecture])
+
+
+def train(config: GanConfig) -> TrainResult:
+    r = config.resolution
+    images = torch.randint(0, 256, (9, 1, r, r), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    callbacks = GanCallbacks(lambda *a: None, lambda *a: None)
+    return train_gan(config, images, torch.arange(9) % 3, callbacks, Monitor())
+
+
+def legacy_checkpoint(result: TrainResult) -> bytes:
+    """The training checkpoint as models registered before snapshots were: with the old flat config."""
+    tree = unpack_state(result.checkpoint)
+    config = tree["config"]
+    options = config.pop("options")
+    config.update({name: options.pop(name, None) for name in LEGACY_FLAT}, num_classes=len(config["class_names"]),
+                  options=options)
+    return pack_state(tree)
 
 
 @pytest.fixture(scope="module")
-def blob() -> bytes:
-    config = GanConfig("cdcgan", 28, 1, 3, CLASSES, steps=3, batch_size=4, width=8)
-    images = torch.randint(0, 256, (9, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    callbacks = TrainCallbacks(lambda *a: None, lambda: False, lambda *a: None, lambda *a: None)
-    return train_gan(config, images, torch.arange(9) % 3, callbacks).checkpoint
+def trained() -> dict[str, TrainResult]:
+    assert set(TINY_OPTIONS) == set(architecture_names())
+    return {name: train(make_config(name)) for name in TINY_OPTIONS}
+
+
+@pytest.fixture(scope="module")
+def blob(trained) -> bytes:
+    return trained["cdcgan"].snapshot
 
 
 def retouched(blob: bytes, edit) -> bytes:
     tree = unpack_state(blob)
     edit(tree)
     return pack_state(tree)
+
+
+@pytest.mark.parametrize("architecture", list(TINY_OPTIONS))
+def test_a_snapshot_holds_the_sampling_network_alone(trained, architecture):
+    tree = unpack_state(trained[architecture].snapshot)
+    assert set(tree) == {"format", "config", "step", "generator"}
+    assert (tree["format"], tree["step"], tree["config"]) == ("defectgen-generator/1", 3,
+                                                             make_config(architecture).to_dict())
+    sampler = get_architecture(architecture).make_sampler(make_config(architecture))
+    assert tree["generator"].keys() == sampler.state_dict().keys()
+    assert not any(word in key for key in tree["generator"] for word in ("opt", "discriminator", "exp_avg"))
+    d_tree = unpack_state(trained[architecture].discriminator)
+    assert set(d_tree) == {"format", "discriminator"} and d_tree["format"] == "defectgen-discriminator/1"
+    assert d_tree["discriminator"].keys() == unpack_state(trained[architecture].checkpoint)["trainer"][
+        "discriminator"].keys()
+
+
+@pytest.mark.parametrize("architecture", list(TINY_OPTIONS))
+def test_a_snapshot_generates_what_the_legacy_checkpoint_of_the_same_trainer_does(trained, architecture):
+    legacy = legacy_checkpoint(trained[architecture])
+    assert "resolution" in unpack_state(legacy)["config"]
+    labels, seeds = [0, 1, 2, 1, 0], [3, 4, 5, 6, 3]
+    for psi in (1.0, 0.6):
+        expected = load_sampler(legacy).generate(labels, seeds, psi)
+        assert torch.equal(load_sampler(trained[architecture].snapshot).generate(labels, seeds, psi), expected)
+    info = model_info(legacy)
+    assert (info["format"], info["step"], info["config"]) == ("defectgen-gan/1", 3, make_config(architecture).to_dict())
+
+
+def test_a_legacy_checkpoint_gives_both_networks_for_fine_tuning(trained):
+    trainer_state = unpack_state(trained["stylegan2-ada"].checkpoint)["trainer"]
+    assert any(not torch.equal(trainer_state["generator"][k], v) for k, v in trainer_state["g_ema"].items())
+    base = read_pretrained(legacy_checkpoint(trained["stylegan2-ada"]))
+    assert base.config == make_config("stylegan2-ada")
+    for key, value in trainer_state["g_ema"].items():
+        assert torch.equal(base.generator[key], value), key
+    assert all(torch.equal(base.discriminator[k], v) for k, v in trainer_state["discriminator"].items())
+    assert read_pretrained(trained["stylegan2-ada"].snapshot).discriminator is None
 
 
 def test_generate_shape_and_dtype(blob):
@@ -66,43 +141,57 @@ def test_generate_rejects_bad_arguments(blob):
         sampler.generate([3], [1])
 
 
-def test_checkpoint_info(blob):
-    info = checkpoint_info(blob)
-    assert info["step"] == 3
-    assert info["config"] == GanConfig("cdcgan", 28, 1, 3, CLASSES, steps=3, batch_size=4, width=8).to_dict()
+def test_model_info(trained, blob):
+    assert model_info(blob) == {"format": "defectgen-generator/1", "step": 3, "config": make_config().to_dict()}
+    assert model_info(trained["cdcgan"].checkpoint)["format"] == "defectgen-gan/1"
 
 
-def test_a_checkpoint_from_before_options_loads(blob):
-    old = retouched(blob, lambda tree: tree["config"].pop("options"))
-    assert checkpoint_info(old)["config"]["options"] == {}
-    assert torch.equal(load_sampler(old).generate([1], [5]), load_sampler(blob).generate([1], [5]))
-
-
-def _set_config(key, value):
-    return lambda tree: tree["config"].__setitem__(key, value)
+def _set(key, value, where="config"):
+    return lambda tree: (tree[where] if where else tree).__setitem__(key, value)
 
 
 @pytest.mark.parametrize("edit", [
-    _set_config("architecture", "stylegan9"),
-    _set_config("resolution", 48),
-    _set_config("surprise", 1),
-    _set_config("width", 16),  # nets no longer fit the tensors
-    _set_config("num_classes", 4),
-    lambda tree: tree.__setitem__("format", "other/1"),
-    lambda tree: tree.__setitem__("step", 99),
+    _set("architecture", "stylegan9"),
+    _set("surprise", 1),
+    _set("channels", 3),  # the nets no longer fit the tensors
+    _set("class_names", ["a", "b"]),
+    _set("options", {"resolution": 28, "z_dim": 8, "width": 16}),
+    _set("options", {"resolution": 48}),
+    _set("format", "other/1", None),
+    _set("format", "defectgen-discriminator/1", None),
+    _set("step", 99, None),
+    _set("step", True, None),
+    lambda tree: tree.__delitem__("generator"),
+    lambda tree: tree["generator"].popitem(),
+    _set("net.0.weight", torch.zeros(1), "generator"),
+    _set("generator", {"net.0.weight": "not a tensor"}, None),
+])
+def test_model_info_rejects_invalid_snapshots(blob, edit):
+    with pytest.raises(CheckpointError):
+        model_info(retouched(blob, edit))
+
+
+@pytest.mark.parametrize("edit", [
     lambda tree: tree.__delitem__("trainer"),
     lambda tree: tree["trainer"]["generator"].popitem(),
-    lambda tree: tree["trainer"]["discriminator"].__setitem__("net.0.weight", torch.zeros(1)),
-    lambda tree: tree["trainer"]["opt_d"]["param_groups"].append(tree["trainer"]["opt_d"]["param_groups"][0]),
+    lambda tree: tree["trainer"].__delitem__("discriminator"),
 ])
-def test_checkpoint_info_rejects_invalid_checkpoints(blob, edit):
+def test_model_info_rejects_invalid_training_checkpoints(trained, edit):
     with pytest.raises(CheckpointError):
-        checkpoint_info(retouched(blob, edit))
+        model_info(retouched(trained["cdcgan"].checkpoint, edit))
+
+
+def test_read_pretrained_rejects_a_bad_discriminator_blob(trained):
+    snapshot = trained["cdcgan"].snapshot
+    with pytest.raises(CheckpointError, match="format"):
+        read_pretrained(snapshot, snapshot)
+    with pytest.raises(CheckpointError):
+        read_pretrained(snapshot, retouched(trained["cdcgan"].discriminator, lambda t: t.__delitem__("discriminator")))
 
 
 @pytest.mark.parametrize("garbage", [b"", b"not a checkpoint", b"\x80\x04\x95" + b"\x00" * 50])
 def test_garbage_is_rejected(garbage):
     with pytest.raises(CheckpointError):
-        checkpoint_info(garbage)
+        model_info(garbage)
     with pytest.raises(CheckpointError):
         load_sampler(garbage)

@@ -4,15 +4,22 @@ import pytest
 import torch
 
 import models.architectures.dcgan_common as dcgan_common
+from models.architectures import get_architecture
 from models.config import GanConfig
-from models.registry import get_architecture
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 CLASSES = ["a", "b", "c"]
 
 
-def make_trainer(architecture: str, resolution: int, channels: int, **overrides):
-    config = GanConfig(architecture, resolution, channels, len(CLASSES), CLASSES, steps=1, width=8, **overrides)
-    return get_architecture(architecture).make_trainer(config)
+def make_config(architecture: str, resolution: int, channels: int, seed: int = 0, **options) -> GanConfig:
+    return GanConfig(architecture=architecture, channels=channels, class_names=CLASSES, steps=1, seed=seed,
+                     options={"resolution": resolution, "width": 8, **options})
+
+
+def make_trainer(architecture: str, resolution: int, channels: int, seed: int = 0, **options):
+    return get_architecture(architecture).make_trainer(make_config(architecture, resolution, channels, seed,
+                                                                   **options))
 
 
 @pytest.mark.parametrize("architecture", ["dcgan", "cdcgan"])
@@ -22,7 +29,7 @@ def test_shapes_and_gradient_flow(architecture, resolution, channels):
     trainer = make_trainer(architecture, resolution, channels)
     labels = torch.tensor([0, 1, 2, 0])
     z = torch.randn(4, 100)
-    images = trainer.sample(z, labels)
+    images = trainer.sampling_network().sample(z, labels)
     assert images.shape == (4, channels, resolution, resolution)
     assert images.dtype == torch.float32 and images.abs().max() <= 1
     real = torch.rand(4, channels, resolution, resolution) * 2 - 1
@@ -43,8 +50,8 @@ def test_shapes_and_gradient_flow(architecture, resolution, channels):
 def test_conditional_generator_depends_on_the_label_and_unconditional_does_not():
     z = torch.randn(1, 100).repeat(2, 1)
     labels = torch.tensor([0, 1])
-    cond = make_trainer("cdcgan", 32, 1).sample(z, labels)
-    plain = make_trainer("dcgan", 32, 1).sample(z, labels)
+    cond = make_trainer("cdcgan", 32, 1).sampling_network().sample(z, labels)
+    plain = make_trainer("dcgan", 32, 1).sampling_network().sample(z, labels)
     assert not torch.equal(cond[0], cond[1])
     assert torch.equal(plain[0], plain[1])
 
@@ -52,8 +59,24 @@ def test_conditional_generator_depends_on_the_label_and_unconditional_does_not()
 def test_truncation_scales_the_noise():
     trainer = make_trainer("cdcgan", 32, 1)
     z, labels = torch.randn(2, 100), torch.tensor([0, 1])
-    assert torch.equal(trainer.sample(z, labels, truncation_psi=0.5), trainer.sample(z * 0.5, labels))
+    generator = trainer.sampling_network()
+    assert torch.equal(generator.sample(z, labels, truncation_psi=0.5), generator.sample(z * 0.5, labels))
     assert trainer.generator.training  # sample() restores the mode
+
+
+@pytest.mark.parametrize("architecture", ["dcgan", "cdcgan"])
+def test_the_sampler_alone_is_the_trainers_generator_in_eval_mode(architecture):
+    config = make_config(architecture, 28, 1)
+    trainer = get_architecture(architecture).make_trainer(config)
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    sampler = get_architecture(architecture).make_sampler(config)
+    assert torch.equal(torch.rand(3), expected_next)
+    assert not sampler.training
+    sampler.load_state_dict(trainer.generator.state_dict())
+    z, labels = torch.randn(3, 100), torch.tensor([0, 1, 2])
+    assert torch.equal(sampler.sample(z, labels, 0.7), trainer.sampling_network().sample(z, labels, 0.7))
 
 
 def test_weights_depend_only_on_the_seed_and_leave_global_rng_alone():
@@ -70,10 +93,11 @@ def test_weights_depend_only_on_the_seed_and_leave_global_rng_alone():
         assert name.endswith(".bias") or not torch.equal(pa, pc), name
 
 
-@pytest.mark.parametrize(("architecture", "real_label", "expected"), [
-    ("dcgan", None, 1.0), ("cdcgan", None, 0.9), ("cdcgan", 0.7, 0.7),
+@pytest.mark.parametrize(("architecture", "options", "expected"), [
+    ("dcgan", {}, 1.0), ("cdcgan", {}, 0.9), ("cdcgan", {"real_label": 0.7}, 0.7),
+    ("dcgan", {"real_label": 0.95}, 0.95),
 ])
-def test_discriminator_real_targets(monkeypatch, architecture, real_label, expected):
+def test_discriminator_real_targets(monkeypatch, architecture, options, expected):
     bce = dcgan_common.F.binary_cross_entropy_with_logits
     targets = []
 
@@ -82,7 +106,7 @@ def test_discriminator_real_targets(monkeypatch, architecture, real_label, expec
         return bce(logits, target, *args, **kwargs)
 
     monkeypatch.setattr(dcgan_common.F, "binary_cross_entropy_with_logits", spy)
-    trainer = make_trainer(architecture, 28, 1, real_label=real_label)
+    trainer = make_trainer(architecture, 28, 1, **options)
     trainer.train_step(torch.zeros(4, 1, 28, 28), torch.tensor([0, 1, 2, 0]), torch.Generator().manual_seed(0))
     real_targets, fake_targets, generator_targets = targets
     assert torch.allclose(real_targets, torch.full((4,), expected))

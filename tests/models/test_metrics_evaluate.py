@@ -22,6 +22,7 @@ from models.metrics import (
 from models.metrics.builtin.kid import kernel_inception_distance
 from models.metrics.frechet import frechet_distance_from_features
 from models.metrics.registry import NEEDS, Metric
+from models.monitor import Monitor, Progress, Stopped
 
 CLASSES = ["crazing", "scratches"]
 
@@ -204,16 +205,26 @@ def test_bad_requests_are_rejected():
 
 
 def test_progress_is_reported():
-    calls = []
+    progress: list[Progress] = []
     backbone = load_torchscript(scripted(Pixels(4)), in_channels=1, batch_size=3)
     real, fake = smooth(7, seed=1), smooth(5, seed=2)
     evaluate(backbone, real, torch.arange(7) % 2, fake, torch.arange(5) % 2, ["fid", "kid", "memorisation"],
-             CLASSES, progress=lambda *args: calls.append(args))
+             CLASSES, monitor=Monitor(progress.append))
+    calls = [(p.message, p.step, p.total) for p in progress]
     assert [c for c in calls if c[0] == "real_features"] == [("real_features", 3, 7), ("real_features", 6, 7),
                                                               ("real_features", 7, 7)]
     assert [c for c in calls if c[0] == "fake_features"][-1] == ("fake_features", 5, 5)
     metric_calls = [c for c in calls if c[0] == "metrics"]
     assert metric_calls == [("metrics", i, 7) for i in range(1, 8)]  # 3 overall + 2 classes x (fid, kid)
+
+
+def test_a_stop_request_stops_feature_extraction():
+    backbone = load_torchscript(scripted(Pixels(4)), in_channels=1, batch_size=3)
+    steps: list[int] = []
+    monitor = Monitor(lambda progress: steps.append(progress.step), should_stop=lambda: len(steps) >= 1)
+    with pytest.raises(Stopped):
+        evaluate(backbone, smooth(7, seed=1), None, smooth(5, seed=2), None, ["fid"], monitor=monitor)
+    assert steps == [3]
 
 
 def test_torchscript_backbones():

@@ -4,18 +4,24 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from models.architectures import get_architecture
 from models.config import GanConfig
-from models.registry import get_architecture
 from models.stylegan2.layers import modulated_conv2d
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 Z_DIM = 8
+STYLEGAN = get_architecture("stylegan2-ada")
+
+
+def make_config(resolution: int = 32, channels: int = 1, num_classes: int = 3, **options) -> GanConfig:
+    return GanConfig(architecture="stylegan2-ada", channels=channels, class_names=[f"c{i}" for i in range(num_classes)],
+                     steps=1, batch_size=4,
+                     options={"resolution": resolution, "z_dim": Z_DIM, "width": 2, "w_dim": 8, **options})
 
 
 def make_trainer(resolution: int = 32, channels: int = 1, num_classes: int = 3, **options):
-    names = [f"c{i}" for i in range(num_classes)]
-    config = GanConfig("stylegan2-ada", resolution, channels, num_classes, names, steps=1, batch_size=4, z_dim=Z_DIM,
-                       width=2, options={"w_dim": 8, **options})
-    return get_architecture("stylegan2-ada").make_trainer(config)
+    return STYLEGAN.make_trainer(make_config(resolution, channels, num_classes, **options))
 
 
 @pytest.mark.parametrize("resolution", [32, 64, 128, 256])
@@ -36,7 +42,7 @@ def test_shapes_and_gradients(resolution, channels, num_classes):
     for net in (generator, discriminator):
         for name, p in net.named_parameters():
             assert p.grad is not None and p.grad.isfinite().all() and p.grad.abs().sum() > 0, name
-    sample = trainer.sample(torch.randn(4, Z_DIM), labels, truncation_psi=0.5)
+    sample = trainer.sampling_network().sample(torch.randn(4, Z_DIM), labels, truncation_psi=0.5)
     assert sample.shape == (4, channels, resolution, resolution) and sample.abs().max() <= 1
 
 
@@ -65,8 +71,8 @@ def test_modulated_conv_equals_per_sample_weights_with_a_grouped_conv(demodulate
 def test_conditional_generator_depends_on_the_label_and_unconditional_does_not():
     z = torch.randn(1, Z_DIM).repeat(2, 1)
     labels = torch.tensor([0, 1])
-    cond = make_trainer(num_classes=2).sample(z, labels)
-    plain = make_trainer(num_classes=1).sample(z, labels)
+    cond = make_trainer(num_classes=2).sampling_network().sample(z, labels)
+    plain = make_trainer(num_classes=1).sampling_network().sample(z, labels)
     assert not torch.equal(cond[0], cond[1])
     assert torch.equal(plain[0], plain[1])
 
@@ -78,7 +84,7 @@ def test_truncation_pulls_w_towards_the_class_average():
     z, labels = torch.randn(4, Z_DIM), torch.tensor([0, 1, 1, 0])
     w, w_avg = mapping(z, labels), mapping.w_avg[labels]
     assert torch.allclose(mapping(z, labels, truncation_psi=0.25), w_avg + 0.25 * (w - w_avg))
-    collapsed = trainer.sample(z, labels, truncation_psi=0.0)
+    collapsed = trainer.sampling_network().sample(z, labels, truncation_psi=0.0)
     assert torch.equal(collapsed[0], collapsed[3]) and torch.equal(collapsed[1], collapsed[2])
     assert not torch.equal(collapsed[0], collapsed[1])
 
@@ -95,8 +101,24 @@ def test_w_avg_tracks_each_class_in_the_batch():
 def test_sample_uses_fixed_noise_and_leaves_the_nets_in_their_modes():
     trainer = make_trainer()
     z, labels = torch.randn(2, Z_DIM), torch.tensor([0, 1])
-    assert torch.equal(trainer.sample(z, labels), trainer.sample(z, labels))
+    assert trainer.sampling_network() is trainer.g_ema
+    assert torch.equal(trainer.g_ema.sample(z, labels), trainer.g_ema.sample(z, labels))
     assert trainer.generator.training and not trainer.g_ema.training
+
+
+@pytest.mark.parametrize("num_classes", [1, 3])
+def test_the_sampler_alone_is_g_ema_without_the_trainer(num_classes):
+    config = make_config(num_classes=num_classes)
+    trainer = STYLEGAN.make_trainer(config)
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    sampler = STYLEGAN.make_sampler(config)
+    assert torch.equal(torch.rand(3), expected_next)
+    assert not sampler.training
+    assert all(torch.equal(v, trainer.g_ema.state_dict()[k]) for k, v in sampler.state_dict().items())
+    z, labels = torch.randn(3, Z_DIM), torch.tensor([0, 1, 2]) % num_classes
+    assert torch.equal(sampler.sample(z, labels, 0.5), trainer.g_ema.sample(z, labels, 0.5))
 
 
 def test_weights_depend_only_on_the_seed_and_leave_global_rng_alone():

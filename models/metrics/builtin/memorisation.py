@@ -42,6 +42,7 @@ class Memorisation(Metric):
     name = "memorisation"
     needs = frozenset({REAL, FAKE})
     defaults = {"threshold": 0.3, "max_near_copy_fraction": 0.05}
+    headline = "near_copy_fraction"
 
     def check_options(self, options: Mapping[str, Any]) -> None:
         threshold, fraction = options["threshold"], options["max_near_copy_fraction"]

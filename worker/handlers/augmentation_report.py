@@ -8,17 +8,18 @@ import torch
 from PIL import Image as PILImage
 
 from core.batches import manifest_rows
-from core.objects import batch_file_key, batch_manifest_key, classifier_key, report_gradcam_key, report_plot_key
 from core.splits import stratified_split
 from core.storage import ObjectStore
-from core.tables import Batch, Dataset, Model, Report
+from core.storage_keys import batch_file_key, batch_manifest_key, classifier_key, report_gradcam_key, report_plot_key
+from core.tables import Batch, Dataset, RegisteredModel, Report
 from models import augmentation_report
 from models.checkpoint import CheckpointError
-from models.classification import ClassifierConfig, TrainingStopped, load_classifier, resize_images
+from models.classification import ClassifierConfig, load_classifier, resize_images
 from models.data import images_to_tensor
-from models.generation import Sampler, load_sampler
-from worker.jobs.common import load_dataset, load_row, torch_device
-from worker.runner import JobContext, JobFailed, JobStopped, Outcome
+from models.errors import DataError
+from models.snapshot import Sampler, load_sampler
+from worker.inputs import load_dataset, load_row, torch_device
+from worker.runner import JobContext, JobFailed, Outcome
 
 
 class BatchSource:
@@ -41,7 +42,7 @@ class BatchSource:
     def __call__(self, class_index: int, count: int, seed: int) -> torch.Tensor:
         files = self.files[self.classes[class_index]]
         if count > len(files):
-            raise ValueError(f"batch {self.batch_id} has {len(files)} images of {self.classes[class_index]}, "
+            raise DataError(f"batch {self.batch_id} has {len(files)} images of {self.classes[class_index]}, "
                              f"{count} are needed")
         order = torch.randperm(len(files), generator=torch.Generator().manual_seed(seed))[:count].tolist()
         if not order:
@@ -67,63 +68,59 @@ class ModelSource:
 def _test_set(ctx: JobContext, classes: list[str], images: torch.Tensor, labels: torch.Tensor,
               channels: int) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     p = ctx.params
-    if not p["test_dataset_id"]:
-        train_idx, test_idx = stratified_split(labels, p["test_fraction"], p["seed"])
+    if not p.test_dataset_id:
+        train_idx, test_idx = stratified_split(labels, p.test_fraction, p.seed)
         return (images[train_idx], labels[train_idx]), (images[test_idx], labels[test_idx])
-    dataset = load_row(ctx, Dataset, p["test_dataset_id"], "test_dataset")
-    test_images, test_labels = load_dataset(ctx.store, dataset, p["resolution"], channels)
+    dataset = load_row(ctx, Dataset, p.test_dataset_id, "test_dataset")
+    test_images, test_labels = load_dataset(ctx.store, dataset, p.resolution, channels)
     to_train_index = torch.tensor([classes.index(c["name"]) for c in dataset.classes])
     return (images, labels), (test_images, to_train_index[test_labels])
 
 
 def _synthetic_source(ctx: JobContext, classes: list[str], channels: int, device: str) -> BatchSource | ModelSource:
     p = ctx.params
-    if p["batch_id"]:
-        batch = load_row(ctx, Batch, p["batch_id"], "batch")
-        return BatchSource(ctx.store, batch, classes, p["resolution"], channels)
-    model = load_row(ctx, Model, p["model_id"], "model")
+    if p.batch_id:
+        batch = load_row(ctx, Batch, p.batch_id, "batch")
+        return BatchSource(ctx.store, batch, classes, p.resolution, channels)
+    model = load_row(ctx, RegisteredModel, p.model_id, "model")
     try:
         sampler = load_sampler(ctx.store.get_bytes(model.object_key), device)
     except CheckpointError as exc:
         raise JobFailed("bad_checkpoint", f"model {model.id} cannot be loaded: {exc}") from None
-    return ModelSource(sampler, [model.classes.index(name) for name in classes], p["resolution"], channels,
-                       p["truncation_psi"])
+    return ModelSource(sampler, [model.classes.index(name) for name in classes], p.resolution, channels,
+                       p.truncation_psi)
 
 
 def _initial_weights(ctx: JobContext) -> dict[str, torch.Tensor] | None:
-    if not ctx.params["init_classifier_id"]:
+    if not ctx.params.init_classifier_id:
         return None
-    row = load_row(ctx, Model, ctx.params["init_classifier_id"], "init_classifier")
+    row = load_row(ctx, RegisteredModel, ctx.params.init_classifier_id, "init_classifier")
     try:
         return load_classifier(ctx.store.get_bytes(row.object_key))[1].state_dict()
     except CheckpointError as exc:
         raise JobFailed("bad_checkpoint", f"classifier {row.id} cannot be loaded: {exc}") from None
 
 
-def run_augmentation_report(ctx: JobContext) -> Outcome:
+def handle(ctx: JobContext) -> Outcome:
     p = ctx.params
     device = torch_device(ctx.settings)
-    dataset = load_row(ctx, Dataset, p["train_dataset_id"], "train_dataset")
+    dataset = load_row(ctx, Dataset, p.train_dataset_id, "train_dataset")
     classes = [c["name"] for c in dataset.classes]
     channels = 1 if dataset.image_mode == "L" else 3
     ctx.report(0, 1, message="loading images")
-    images, labels = load_dataset(ctx.store, dataset, p["resolution"], channels)
+    images, labels = load_dataset(ctx.store, dataset, p.resolution, channels)
     train, test = _test_set(ctx, classes, images, labels, channels)
     config = augmentation_report.ReportConfig(
         classifier=ClassifierConfig(
-            architecture=p["classifier"], class_names=classes, channels=channels, resolution=p["resolution"],
-            epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], seed=p["seed"], device=device),
-        synthetic_per_class=p["synthetic_per_class"], classical_augmentation=p["classical_augmentation"],
-        class_balance=p["class_balance"], repeats=p["repeats"], seed=p["seed"], gradcam_samples=p["gradcam_samples"],
+            architecture=p.classifier, class_names=classes, channels=channels, resolution=p.resolution,
+            epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, seed=p.seed, device=device),
+        synthetic_per_class=p.synthetic_per_class, classical_augmentation=p.classical_augmentation,
+        class_balance=p.class_balance, repeats=p.repeats, seed=p.seed, gradcam_samples=p.gradcam_samples,
     )
     try:
-        result = augmentation_report.run_report(
-            config, train, test, _synthetic_source(ctx, classes, channels, device),
-            progress=lambda done, total, message: ctx.report(done, total, message=message),
-            should_stop=ctx.should_stop, init_weights=_initial_weights(ctx))
-    except TrainingStopped:
-        raise JobStopped() from None
-    except ValueError as exc:
+        result = augmentation_report.run_report(config, train, test, _synthetic_source(ctx, classes, channels, device),
+                                                monitor=ctx.monitor(), init_weights=_initial_weights(ctx))
+    except DataError as exc:
         raise JobFailed("bad_data", str(exc)) from None
 
     suffix = ctx.job_id.removeprefix("job_")  # ids derive from the job's: a retry overwrites, never orphans
@@ -134,17 +131,17 @@ def run_augmentation_report(ctx: JobContext) -> Outcome:
         ctx.store.put_bytes(report_gradcam_key(report_id, setting), png)
     ctx.store.put_bytes(classifier_key(model_id), result.baseline_classifier)
     baseline = next(s for s in result.summary["settings"] if s["key"] == result.summary["baseline"])
-    classifier = Model(
-        id=model_id, workspace_id=ctx.workspace_id, kind="classifier", architecture=p["classifier"],
-        dataset_id=dataset.id, job_id=ctx.job_id, classes=classes, resolution=p["resolution"], channels=channels,
+    classifier = RegisteredModel(
+        id=model_id, workspace_id=ctx.workspace_id, kind="classifier", architecture=p.classifier,
+        dataset_id=dataset.id, job_id=ctx.job_id, classes=classes, resolution=p.resolution, channels=channels,
         metrics={"accuracy": baseline["accuracy"]["runs"][0], "macro_f1": baseline["macro_f1"]["runs"][0]},
         config=config.classifier.to_dict(), object_key=classifier_key(model_id),
         size_bytes=len(result.baseline_classifier),
     )
     report = Report(
         id=report_id, workspace_id=ctx.workspace_id, job_id=ctx.job_id, train_dataset_id=dataset.id,
-        test_dataset_id=p["test_dataset_id"], classifier=p["classifier"], classifier_model_id=model_id,
-        synthetic_source={"batch_id": p["batch_id"]} if p["batch_id"] else {"model_id": p["model_id"]},
+        test_dataset_id=p.test_dataset_id, classifier=p.classifier, classifier_model_id=model_id,
+        synthetic_source={"batch_id": p.batch_id} if p.batch_id else {"model_id": p.model_id},
         summary=result.summary, plots=sorted(result.plots), gradcam=sorted(result.gradcam),
     )
     best = max(result.summary["settings"], key=lambda s: s["macro_f1"]["mean"])

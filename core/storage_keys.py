@@ -26,8 +26,18 @@ def sample_key(job_id: str, step: int) -> str:
     return f"{job_prefix(job_id)}samples/{step:09d}.png"
 
 
+def model_prefix(model_id: str) -> str:
+    return f"models/{model_id}/"
+
+
 def model_key(model_id: str) -> str:
-    return f"models/{model_id}/checkpoint.safetensors"
+    """A generator's sampling network (models.snapshot); the name predates snapshots and stays for old rows."""
+    return f"{model_prefix(model_id)}checkpoint.safetensors"
+
+
+def model_discriminator_key(model_id: str) -> str:
+    """D's weights beside a generator, for fine-tunes that keep D (FreezeD)."""
+    return f"{model_prefix(model_id)}discriminator.safetensors"
 
 
 def batch_prefix(batch_id: str) -> str:
@@ -50,7 +60,7 @@ def backbone_key(backbone_id: str) -> str:
     return f"backbones/{backbone_id}/module.pt"
 
 
-def best_checkpoint_key(job_id: str) -> str:
+def best_snapshot_key(job_id: str) -> str:
     return f"{job_prefix(job_id)}best.safetensors"
 
 
@@ -72,4 +82,4 @@ def report_gradcam_key(report_id: str, setting: str) -> str:
 
 
 def classifier_key(model_id: str) -> str:
-    return f"models/{model_id}/classifier.safetensors"
+    return f"{model_prefix(model_id)}classifier.safetensors"

@@ -14,14 +14,16 @@ import torch
 from PIL import Image as PILImage
 
 from core.batches import manifest_csv
-from core.objects import batch_file_key, batch_manifest_key, batch_prefix
-from core.tables import Batch, Dataset, Model
+from core.storage_keys import batch_file_key, batch_manifest_key, batch_prefix
+from core.tables import Batch, Dataset, RegisteredModel
 from models.checkpoint import CheckpointError
 from models.classification import load_classifier, resize_images
+from models.errors import DataError
 from models.filtering import NearCopyDetector, keep_mask, score_images
-from models.generation import Sampler, load_sampler
-from worker.jobs.common import load_dataset, load_row, torch_device
-from worker.runner import JobContext, JobFailed, JobStopped, Outcome
+from models.monitor import Stopped
+from models.snapshot import Sampler, load_sampler
+from worker.inputs import load_dataset, load_row, torch_device
+from worker.runner import JobContext, JobFailed, Outcome
 
 CHUNK = 64
 
@@ -52,18 +54,18 @@ class BatchWriter:
             self.size += len(data)
 
 
-def _targets(ctx: JobContext, model: Model) -> dict[str, int]:
+def _targets(ctx: JobContext, model: RegisteredModel) -> dict[str, int]:
     """Images to generate per class."""
     p = ctx.params
-    if p["counts"] is not None:
-        wanted = p["counts"]
-    elif p["count_per_class"] is not None:
-        wanted = dict.fromkeys(model.classes, p["count_per_class"])
+    if p.counts is not None:
+        wanted = p.counts
+    elif p.count_per_class is not None:
+        wanted = dict.fromkeys(model.classes, p.count_per_class)
     else:
         wanted = {}
-    if not p["top_up_dataset_id"]:
+    if not p.top_up_dataset_id:
         return wanted
-    dataset = load_row(ctx, Dataset, p["top_up_dataset_id"], "top_up_dataset")
+    dataset = load_row(ctx, Dataset, p.top_up_dataset_id, "top_up_dataset")
     real = {c["name"]: c["count"] for c in dataset.classes}
     if not wanted:
         wanted = dict.fromkeys(model.classes, max(real.get(name, 0) for name in model.classes))
@@ -76,10 +78,10 @@ def _write_unfiltered(ctx: JobContext, sampler: Sampler, classes: list[str], cou
     plan = [name for name in classes for _ in range(counts.get(name, 0))]
     for start in range(0, len(plan), CHUNK):
         if ctx.should_stop():
-            raise JobStopped()
+            raise Stopped()
         chunk = plan[start:start + CHUNK]
-        seeds = [ctx.params["seed"] + start + offset for offset in range(len(chunk))]
-        images = sampler.generate([classes.index(name) for name in chunk], seeds, ctx.params["truncation_psi"])
+        seeds = [ctx.params.seed + start + offset for offset in range(len(chunk))]
+        images = sampler.generate([classes.index(name) for name in chunk], seeds, ctx.params.truncation_psi)
         for name in dict.fromkeys(chunk):
             picked = [i for i, n in enumerate(chunk) if n == name]
             writer.add(name, images[picked], [seeds[i] for i in picked])
@@ -115,30 +117,30 @@ class Judge:
         return keep, scores
 
 
-def _judge(ctx: JobContext, generator: Model, device: str) -> Judge:
-    f = ctx.params["filter"]
-    row = load_row(ctx, Model, f["classifier_model_id"], "classifier_model")
+def _judge(ctx: JobContext, generator: RegisteredModel, device: str) -> Judge:
+    f = ctx.params.filter
+    row = load_row(ctx, RegisteredModel, f.classifier_model_id, "classifier_model")
     try:
         config, classifier = load_classifier(ctx.store.get_bytes(row.object_key), device)
     except CheckpointError as exc:
         raise JobFailed("bad_checkpoint", f"classifier {row.id} cannot be loaded: {exc}") from None
     near_copies = None
-    if f["dedupe_against_train"]:
+    if f.dedupe_against_train:
         dataset = load_row(ctx, Dataset, generator.dataset_id, "training_dataset")
         train, _ = load_dataset(ctx.store, dataset, config.resolution, config.channels)
         try:
-            near_copies = NearCopyDetector(config.architecture, classifier, train, f["dedupe_threshold"], device)
-        except ValueError as exc:
+            near_copies = NearCopyDetector(config.architecture, classifier, train, f.dedupe_threshold, device)
+        except DataError as exc:
             raise JobFailed("bad_data", f"cannot measure near-copies of dataset {dataset.id}: {exc}") from None
     return Judge(classifier, {name: i for i, name in enumerate(config.class_names)}, config.resolution,
-                 config.channels, f["mode"], f["threshold"], near_copies, device)
+                 config.channels, f.mode, f.threshold, near_copies, device)
 
 
 def _write_filtered(ctx: JobContext, sampler: Sampler, classes: list[str], counts: dict[str, int],
                     writer: BatchWriter, judge: Judge) -> dict[str, dict[str, int]]:
     """Candidate j of a class uses seed `seed + offset + j`, the offset being the caps of the classes before."""
     p = ctx.params
-    factor = p["filter"]["max_candidates_factor"]
+    factor = p.filter.max_candidates_factor
     total = sum(counts.values())
     report: dict[str, dict[str, int]] = {}
     offset = done = 0
@@ -148,10 +150,10 @@ def _write_filtered(ctx: JobContext, sampler: Sampler, classes: list[str], count
         kept = tried = 0
         while kept < wanted and tried < cap:
             if ctx.should_stop():
-                raise JobStopped()
+                raise Stopped()
             n = min(CHUNK, cap - tried)
-            seeds = [p["seed"] + offset + tried + k for k in range(n)]
-            images = sampler.generate([classes.index(name)] * n, seeds, p["truncation_psi"])
+            seeds = [p.seed + offset + tried + k for k in range(n)]
+            images = sampler.generate([classes.index(name)] * n, seeds, p.truncation_psi)
             keep, scores = judge(name, images)
             picked = torch.nonzero(keep).flatten()[:wanted - kept].tolist()
             writer.add(name, images[picked], [seeds[i] for i in picked], [scores[i] for i in picked])
@@ -164,9 +166,9 @@ def _write_filtered(ctx: JobContext, sampler: Sampler, classes: list[str], count
     return report
 
 
-def run_generate(ctx: JobContext) -> Outcome:
+def handle(ctx: JobContext) -> Outcome:
     p = ctx.params
-    model = load_row(ctx, Model, p["model_id"], "model")
+    model = load_row(ctx, RegisteredModel, p.model_id, "model")
     device = torch_device(ctx.settings)
     try:
         sampler = load_sampler(ctx.store.get_bytes(model.object_key), device)
@@ -177,9 +179,9 @@ def run_generate(ctx: JobContext) -> Outcome:
     writer = BatchWriter(ctx, batch_id)
     result: dict = {"batch_id": batch_id}
     try:
-        if p["filter"]:
+        if p.filter:
             result["filter"] = _write_filtered(ctx, sampler, model.classes, counts, writer, _judge(ctx, model, device))
-            extra: tuple[str, ...] = ("score",) + (("near_copy_ratio",) if p["filter"]["dedupe_against_train"] else ())
+            extra: tuple[str, ...] = ("score",) + (("near_copy_ratio",) if p.filter.dedupe_against_train else ())
         else:
             _write_unfiltered(ctx, sampler, model.classes, counts, writer)
             extra = ()
@@ -187,6 +189,7 @@ def run_generate(ctx: JobContext) -> Outcome:
     except BaseException:
         ctx.store.delete_prefix(batch_prefix(batch_id))
         raise
+    ctx.report(len(writer.rows), len(writer.rows), message="done")
     made = {name: writer.per_class.get(name, 0) for name in model.classes}
     batch = Batch(
         id=batch_id, workspace_id=ctx.workspace_id, model_id=model.id, job_id=ctx.job_id, count=len(writer.rows),

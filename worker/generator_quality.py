@@ -9,21 +9,19 @@ from typing import Any
 
 import torch
 
-from core.objects import feature_stats_key
+from core.kinds._backbones import INCEPTION
+from core.storage_keys import feature_stats_key
 from core.tables import Backbone, Dataset
 from core.weights import WeightsError, inception_weights
-from models.generation import Sampler
+from models.architectures import get_architecture
 from models.metrics.backbones import Backbone as FeatureBackbone
 from models.metrics.backbones import load_inception, load_torchscript
 from models.metrics.evaluate import evaluate, extract_feature_set
 from models.metrics.features import FeatureSet
-from models.registry import get_architecture
-from worker.jobs.common import load_dataset, load_row
+from models.metrics.registry import get_metric
+from models.snapshot import Sampler
+from worker.inputs import load_dataset, load_row
 from worker.runner import JobContext, JobFailed
-
-INCEPTION = "inception"
-HEADLINE = {"fid": "fid", "kid": "kid", "is": "is", "precision": "precision", "recall": "recall",
-            "memorisation": "near_copy_fraction"}
 
 
 def load_backbone(ctx: JobContext, ref: str, device: str) -> FeatureBackbone:
@@ -81,4 +79,4 @@ class Evaluator:
 
 def headline(result: dict[str, Any]) -> dict[str, float | None]:
     """The one figure per metric that a model carries, e.g. {"fid": 41.2, "kid": 0.031}."""
-    return {name: entry.get(HEADLINE.get(name, name)) for name, entry in result["metrics"].items()}
+    return {name: entry.get(get_metric(name).headline or name) for name, entry in result["metrics"].items()}

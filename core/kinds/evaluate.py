@@ -1,0 +1,57 @@
+"""The evaluate job: a generator and a dataset -> quality metrics, on the job and on the model."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from core.errors import InvalidParam
+from core.kinds._backbones import INCEPTION, BackboneRef, check_backbone
+from core.kinds.base import JobKind, Named, Params, Reference
+from core.kinds.generate import check_generator
+from core.tables import Backbone, Dataset, RegisteredModel
+from models.metrics.registry import FAKE_LOGITS, get_metric, metric_names
+
+
+class EvaluateParams(Params):
+    model_id: str
+    dataset_id: str
+    metrics: list[str] = Field(default_factory=lambda: ["fid", "kid"], min_length=1)
+    num_samples: int = Field(1000, ge=2, le=50_000, description="Generated images, spread over the classes "
+                                                                "like the dataset's images.")
+    backbone: BackboneRef = INCEPTION
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(metric_names()))
+        if unknown:
+            raise ValueError(f"unknown metrics {unknown}; known: {', '.join(metric_names())}")
+        return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _logits_need_inception(self) -> EvaluateParams:
+        needing = [name for name in self.metrics if FAKE_LOGITS in get_metric(name).needs]
+        if needing and self.backbone != INCEPTION:
+            raise ValueError(f"{needing} need the Inception backbone's class logits")
+        return self
+
+
+class Evaluate(JobKind):
+    name = "evaluate"
+    Params = EvaluateParams
+    references = {"model_id": Reference(RegisteredModel, "model"), "dataset_id": Reference(Dataset, "dataset"),
+                  "backbone": Reference(Backbone, "backbone", frozenset({INCEPTION}))}
+
+    def resolve(self, params: EvaluateParams, named: Named) -> dict[str, Any]:
+        model = named["model_id"]
+        check_generator(model, "model_id")
+        missing = sorted(set(model.classes) - {c["name"] for c in named["dataset_id"].classes})
+        if missing:
+            raise InvalidParam("dataset_id", f"the dataset lacks the model's classes {missing}")
+        check_backbone(named, params.backbone, model.channels, "backbone")
+        return params.model_dump(mode="json")
+
+
+SPEC = Evaluate()

@@ -1,0 +1,36 @@
+"""Every architecture through the service, on both stacks: the worker trains exactly the configuration the
+API reported, the model holds the sampling network alone, and training state ends with the job."""
+from __future__ import annotations
+
+import pytest
+
+from models.architectures import architecture_names, get_architecture
+from tests.conftest import submit, wait_job
+
+TINY = {"resolution": 32, "width": 8, "z_dim": 16, "batch_size": 4, "steps": 2, "sample_every": 2,
+        "checkpoint_every": 1}
+
+
+@pytest.mark.parametrize("name", architecture_names())
+def test_worker_trains_with_the_params_the_api_reported(client, dataset, name):
+    from core.storage import get_store
+    from core.storage_keys import checkpoint_key, model_discriminator_key
+    from models.checkpoint import unpack_state
+
+    accepted = submit(client, "train", {"dataset_id": dataset["id"], "architecture": name, **TINY})
+    assert accepted.status_code == 202, accepted.text
+    reported = accepted.json()["params"]
+    job = wait_job(client, accepted.json()["id"])
+    assert job["status"] == "succeeded", job
+    model = client.get(f"/v1/models/{job['result']['model_id']}").json()
+    trained = model["config"]["options"]
+    assert trained == {field: reported[field] for field in get_architecture(name).Options.model_fields}
+    assert {k: model["config"][k] for k in ("steps", "batch_size", "seed")} == {
+        k: reported[k] for k in ("steps", "batch_size", "seed")}
+
+    tree = unpack_state(client.get(f"/v1/models/{model['id']}/checkpoint").content)
+    assert tree["format"] == "defectgen-generator/1"
+    assert set(tree) == {"format", "config", "step", "generator"}  # no optimiser, no discriminator
+    store = get_store()
+    assert store.exists(model_discriminator_key(model["id"]))  # kept beside the model, for fine-tunes
+    assert not store.exists(checkpoint_key(job["id"]))

@@ -1,0 +1,120 @@
+"""The train job: dataset from storage -> models.training.train_gan -> a registered model.
+
+The model's object is the sampling network alone (a generator snapshot); D's weights are kept beside it for
+fine-tunes. The job's training checkpoint is kept while the job can still resume and deleted once it succeeds.
+With `eval_every`, the generator is measured every so many steps and the model registered is the best
+snapshot by `eval_metric`, not the last: GANs on a few hundred images overfit.
+"""
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from core.kinds.train import gan_config
+from core.storage_keys import (
+    best_snapshot_key,
+    checkpoint_key,
+    model_discriminator_key,
+    model_key,
+    sample_key,
+)
+from core.tables import Dataset, RegisteredModel
+from models.checkpoint import CheckpointError, read_checkpoint
+from models.monitor import Stopped
+from models.snapshot import load_sampler, model_info, read_pretrained
+from models.training import GanCallbacks, train_gan
+from worker.generator_quality import Evaluator
+from worker.inputs import load_dataset, load_row, torch_device
+from worker.runner import JobContext, JobFailed, Outcome
+
+
+class BestSnapshot:
+    """Measures snapshots and keeps the best one (lowest FID or KID) in the store; survives resumes."""
+
+    def __init__(self, ctx: JobContext, evaluator: Evaluator, device: str) -> None:
+        self.ctx, self.evaluator, self.device = ctx, evaluator, device
+        self.metric = ctx.params.eval_metric
+        self.key = best_snapshot_key(ctx.job_id)
+        self.best: tuple[float, int] | None = None
+        if ctx.store.exists(self.key):  # resumed: the stored best carries its own step
+            step = model_info(ctx.store.get_bytes(self.key))["step"]
+            self.best = (ctx.event_data("eval", step)["value"], step)
+
+    def __call__(self, step: int, snapshot: bytes) -> None:
+        p = self.ctx.params
+        result = self.evaluator.run(load_sampler(snapshot, self.device), [self.metric], p.eval_samples, p.seed)
+        value = result["metrics"][self.metric][self.metric]
+        best = value is not None and (self.best is None or value < self.best[0])
+        if best:
+            self.ctx.store.put_bytes(self.key, snapshot)
+            self.best = (value, step)
+        self.ctx.event("eval", {"metric": self.metric, "value": value, "best": best, "backbone": result["backbone"],
+                                "num_real": result["num_real"], "num_fake": result["num_fake"]}, step)
+
+    def snapshot(self) -> bytes:
+        return self.ctx.store.get_bytes(self.key)
+
+
+def handle(ctx: JobContext) -> Outcome:
+    p, store = ctx.params, ctx.store
+    dataset = load_row(ctx, Dataset, p.dataset_id, "dataset")
+    base = load_row(ctx, RegisteredModel, p.base_model_id, "base_model") if p.base_model_id else None
+    classes = [c["name"] for c in dataset.classes]
+    device = torch_device(ctx.settings)
+    try:
+        config = gan_config(p, classes, device)
+    except ValidationError as exc:  # the API checked it; an architecture changed since the job was queued
+        raise JobFailed("bad_params", str(exc)) from None
+    monitor = ctx.monitor()
+    monitor.report(0, config.steps, "loading dataset")
+    images, labels = load_dataset(store, dataset, config.resolution, config.channels)
+    ckpt_key = checkpoint_key(ctx.job_id)
+    resume = store.get_bytes(ckpt_key) if store.exists(ckpt_key) else None
+    pretrained = None
+    try:
+        if resume is not None:
+            ctx.event("resumed", {"attempt": ctx.attempt}, read_checkpoint(resume).step)
+        elif base is not None:
+            d_key = model_discriminator_key(base.id)
+            pretrained = read_pretrained(store.get_bytes(base.object_key),
+                                         store.get_bytes(d_key) if store.exists(d_key) else None)
+    except CheckpointError as exc:
+        raise JobFailed("bad_checkpoint", f"cannot start from the stored weights: {exc}") from None
+    best = None
+    if p.eval_every:
+        best = BestSnapshot(ctx, Evaluator(ctx, dataset, p.eval_backbone, device, config.resolution, config.channels),
+                            device)
+
+    def save_checkpoint(step: int, blob: bytes) -> None:
+        store.put_bytes(ckpt_key, blob)
+        ctx.event("checkpoint", {"size_bytes": len(blob)}, step)
+
+    def save_sample(step: int, png: bytes) -> None:
+        store.put_bytes(sample_key(ctx.job_id, step), png)
+        ctx.event("sample", {}, step)
+
+    callbacks = GanCallbacks(save_checkpoint=save_checkpoint, save_sample=save_sample, evaluate=best,
+                             eval_every=p.eval_every or 0)
+    try:
+        result = train_gan(config, images, labels, callbacks, monitor, resume_from=resume, pretrained=pretrained)
+    except Stopped as stop:
+        if ctx.shutdown.is_set() and stop.state is not None:  # the next worker resumes from here
+            save_checkpoint(read_checkpoint(stop.state).step, stop.state)
+        raise
+    except CheckpointError as exc:
+        raise JobFailed("bad_checkpoint", str(exc)) from None
+    snapshot, step, metrics = result.snapshot, result.step, dict(ctx.metrics)
+    if best and best.best:
+        snapshot, step = best.snapshot(), best.best[1]
+        metrics[best.metric] = best.best[0]
+    # The id derives from the job's, so a retry after a crash overwrites rather than orphans the object.
+    model_id = "mdl_" + ctx.job_id.removeprefix("job_")
+    store.put_bytes(model_discriminator_key(model_id), result.discriminator)
+    store.put_bytes(model_key(model_id), snapshot)
+    model = RegisteredModel(
+        id=model_id, workspace_id=ctx.workspace_id, kind="generator", architecture=config.architecture,
+        dataset_id=dataset.id, config=config.to_dict(),
+        job_id=ctx.job_id, classes=classes, resolution=config.resolution, channels=config.channels,
+        step=step, metrics=metrics, object_key=model_key(model_id), size_bytes=len(snapshot),
+    )
+    monitor.report(result.step, config.steps, "done")
+    return Outcome({"model_id": model_id, "step": step}, [model])
