@@ -9,7 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
+from tests.inprocess import local_api
 from tests.servers import PostgresServer, RedisServer, S3Server, missing_prerequisites
 from tests.stack import Stack, wait_until
 
@@ -161,6 +163,13 @@ def trained_model(stack: Stack, dataset: dict) -> dict:
         job = wait_job(c, job["id"])
         assert job["status"] == "succeeded", job
         return c.get(f"/v1/models/{job['result']['model_id']}").json()
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """The API in this process with no worker (tests/inprocess.py), fresh for each test module."""
+    with local_api(tmp_path_factory.mktemp("inprocess")) as client:
+        yield client
 
 
 def zip_names(data: bytes) -> list[str]:

@@ -10,15 +10,9 @@ from core.kinds import all_kinds, get_kind
 from core.kinds.base import value_at
 from core.tables import Backbone, Batch, Dataset, Job, RegisteredModel
 from models.architectures import architecture_names, get_architecture
-from tests.inprocess import add_row, local_api
+from tests.inprocess import add_row
 
 COLLECTIONS = {Dataset: "datasets", RegisteredModel: "models", Batch: "batches", Backbone: "backbones"}
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory):  # type: ignore[no-untyped-def]
-    with local_api(tmp_path_factory.mktemp("inprocess")) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

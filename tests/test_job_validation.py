@@ -6,13 +6,7 @@ from sqlalchemy import func, select
 
 from core.tables import Dataset, Job, RegisteredModel
 from tests.conftest import TINY_TRAIN
-from tests.inprocess import add_row, local_api
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory):  # type: ignore[no-untyped-def]
-    with local_api(tmp_path_factory.mktemp("validation")) as client:
-        yield client
+from tests.inprocess import add_row
 
 
 @pytest.fixture(scope="module")

@@ -49,7 +49,7 @@ def test_fine_tune_onto_other_classes_keeps_the_network(client, stylegan_model):
 
 
 @pytest.mark.parametrize("override, field", [
-    ({"resolution": 64}, "base_model_id"),
+    ({"resolution": 64}, "resolution"),
     ({"width": 8}, "width"),
     ({"mapping_layers": 3}, "mapping_layers"),
 ])
