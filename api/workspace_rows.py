@@ -8,14 +8,15 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from api.errors import not_found
+from core.db import workspace_row
 from core.storage import ObjectStore
 
 Row = TypeVar("Row")
 
 
 def owned(session: Session, table: type[Row], workspace: str, id_: str, what: str) -> Row:
-    row = session.get(table, id_)
-    if row is None or row.workspace_id != workspace:  # type: ignore[attr-defined]
+    row = workspace_row(session, table, workspace, id_)
+    if row is None:
         raise not_found(what, id_)
     return row
 

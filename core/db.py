@@ -4,11 +4,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import get_settings
+
+Row = TypeVar("Row")
 
 
 def make_engine(url: str) -> Engine:
@@ -46,3 +49,9 @@ def get_sessionmaker() -> sessionmaker[Session]:
 def session_scope() -> Iterator[Session]:
     with get_sessionmaker()() as session, session.begin():
         yield session
+
+
+def workspace_row(session: Session, table: type[Row], workspace_id: str, id_: str) -> Row | None:
+    """The row of `table` with this id, if it belongs to the workspace; another workspace's is never seen."""
+    row = session.get(table, id_)
+    return row if row is not None and row.workspace_id == workspace_id else None  # type: ignore[attr-defined]

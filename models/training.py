@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torchvision.utils
@@ -133,18 +134,25 @@ def _changed_fields(old: GanConfig, new: GanConfig) -> list[str]:
     return sorted(changed)
 
 
-def _check_fine_tune(base: GanConfig, config: GanConfig) -> None:
-    """The networks must have the same shapes; the classes may differ (their parameters start afresh)."""
+def fine_tune_differences(base: GanConfig, config: GanConfig) -> list[tuple[str, Any, Any]]:
+    """(what, the base model's, this run's) for each thing a fine-tune must share with its base model: the
+    architecture, the channels and every shape option; "conditioning" where a one-class model (unconditional)
+    would become a conditional one or the reverse. The classes themselves may differ (their parameters start
+    afresh)."""
     if base.architecture != config.architecture:
-        raise CheckpointError(f"cannot fine-tune from the base model: it differs in architecture (base model "
-                              f"{base.architecture!r}, here {config.architecture!r})")
+        return [("architecture", base.architecture, config.architecture)]
     architecture = get_architecture(config.architecture)
     differences = [("channels", base.channels, config.channels)] + [
         (name, getattr(base.options, name), getattr(config.options, name)) for name in architecture.shape_options]
-    mismatched = [f"{name} (base model {old!r}, here {new!r})" for name, old, new in differences if old != new]
-    if architecture.one_class_is_unconditional and (base.num_classes == 1) != (config.num_classes == 1):
-        mismatched.append("conditioning (a one-class model is unconditional: its classes cannot go from one to "
-                          "several or back)")
+    if architecture.one_class_is_unconditional:
+        differences.append(("conditioning", *("unconditional" if c.num_classes == 1 else "conditional"
+                                              for c in (base, config))))
+    return [(name, old, new) for name, old, new in differences if old != new]
+
+
+def _check_fine_tune(base: GanConfig, config: GanConfig) -> None:
+    differences = fine_tune_differences(base, config)
+    mismatched = [f"{name} (base model {old!r}, here {new!r})" for name, old, new in differences]
     if mismatched:
         raise CheckpointError(f"cannot fine-tune from the base model: it differs in {', '.join(mismatched)}")
 

@@ -9,7 +9,7 @@ import torch
 from PIL import Image as PILImage
 from sqlalchemy import select
 
-from core.db import session_scope
+from core.db import session_scope, workspace_row
 from core.settings import Settings
 from core.storage import ObjectStore
 from core.tables import Dataset, Image
@@ -28,8 +28,8 @@ def torch_device(settings: Settings) -> str:
 def load_row(ctx: JobContext, table: type[Row], row_id: str, what: str) -> Row:
     """A row of the job's own workspace, detached; a job whose input was deleted fails clearly."""
     with session_scope() as session:
-        row = session.get(table, row_id)
-        if row is None or row.workspace_id != ctx.workspace_id:  # type: ignore[attr-defined]
+        row = workspace_row(session, table, ctx.workspace_id, row_id)
+        if row is None:
             raise JobFailed(f"{what}_missing", f"{what} {row_id!r} no longer exists")
         session.expunge(row)
     return row

@@ -8,23 +8,28 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.db import workspace_row
 from core.errors import InvalidParam
+from core.jobs import ACTIVE
 from core.kinds.base import JobKind, Named, value_at
 from core.tables import Job
 
 
-def kind_names() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "base" and not m.name.startswith("_"))
+@lru_cache
+def kind_names() -> tuple[str, ...]:
+    return tuple(sorted(m.name for m in pkgutil.iter_modules(__path__)
+                        if m.name != "base" and not m.name.startswith("_")))
 
 
 def get_kind(name: str) -> JobKind:
     if name not in kind_names():
-        raise KeyError(f"unknown job kind {name!r}; known: {kind_names()}")
+        raise KeyError(f"unknown job kind {name!r}; known: {', '.join(kind_names())}")
     return importlib.import_module(f"{__name__}.{name}").SPEC
 
 
@@ -36,13 +41,14 @@ def resolve_job(session: Session, workspace_id: str, kind: str, params: Any, **s
     """The params as the job will run them: every reference checked to exist in the workspace, then the
     kind's own checks and defaults. Raises InvalidParam."""
     spec = get_kind(kind)
+    given = params.model_dump()
     rows = {}
     for path, ref in spec.references.items():
-        value = value_at(params.model_dump(), path)
+        value = value_at(given, path)
         if value is None or value in ref.not_ids:
             continue
-        row = session.get(ref.table, value)
-        if row is None or row.workspace_id != workspace_id:
+        row = workspace_row(session, ref.table, workspace_id, value)
+        if row is None:
             raise InvalidParam(path, f"{ref.noun} {value!r} does not exist in this workspace")
         rows[path] = row
     return spec.resolve(params, Named(session, workspace_id, rows, services))
@@ -50,8 +56,6 @@ def resolve_job(session: Session, workspace_id: str, kind: str, params: Any, **s
 
 def active_users(session: Session, workspace_id: str, table: type, resource_id: str) -> list[str]:
     """Ids of the workspace's queued or running jobs whose parameters reference `resource_id` of `table`."""
-    from core.jobs import ACTIVE
-
     active = session.scalars(select(Job).where(Job.workspace_id == workspace_id, Job.status.in_(ACTIVE)))
     return [job.id for job in active
             if any(ref.table is table and value_at(job.params, path) == resource_id

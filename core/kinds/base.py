@@ -3,6 +3,7 @@ worker parses the stored params with the same model (`parse`) before its handler
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, create_model
@@ -49,13 +50,14 @@ class JobKind:
         """Checks beyond the params model (raising core.errors.InvalidParam); returns the params to store."""
         return params.model_dump(mode="json")
 
+    @cached_property
     def adapter(self) -> TypeAdapter:
         return TypeAdapter(self.Params)
 
     def parse(self, stored: dict[str, Any]) -> Any:
         """Stored params as the params model. A None value is a default, also for rows stored by older
         versions that wrote every optional field."""
-        return self.adapter().validate_python({k: v for k, v in stored.items() if v is not None})
+        return self.adapter.validate_python({k: v for k, v in stored.items() if v is not None})
 
     def create_model(self) -> type[BaseModel]:
         """The body of POST /v1/jobs for this kind."""

@@ -9,9 +9,11 @@ from pydantic import Discriminator, Field, Tag, ValidationError, create_model
 from core.errors import InvalidParam
 from core.kinds._backbones import INCEPTION, BackboneRef, check_backbone
 from core.kinds.base import JobKind, Named, Params, Reference
+from core.kinds.generate import check_generator
 from core.tables import Backbone, Dataset, RegisteredModel
 from models.architectures import architecture_names, get_architecture
 from models.config import GanConfig, TrainSettings
+from models.training import fine_tune_differences
 
 DEFAULT_ARCHITECTURE = "cdcgan"
 
@@ -71,37 +73,33 @@ class Train(JobKind):
         classes = [c["name"] for c in dataset.classes]
         resolved = params.model_dump(mode="json")
         resolved["channels"] = params.channels or (1 if dataset.image_mode == "L" else 3)
-        if params.base_model_id:
-            resolved.update(_inherited(named["base_model_id"], params, classes))
+        base = named.get("base_model_id")
+        if base is not None:
+            check_generator(base, "base_model_id")
+            resolved.update(_inherited(base, params))
         try:
-            gan_config(resolved, classes)
+            config = gan_config(resolved, classes)
         except ValidationError as exc:
             error = exc.errors()[0]
             raise InvalidParam([p for p in error["loc"] if p != "options"] or ["architecture"], error["msg"]) from None
+        if base is not None and base.config is not None:  # rows from before configs were recorded: the worker checks
+            for name, theirs, mine in fine_tune_differences(GanConfig.from_dict(base.config), config):
+                # a given shape option contradicts the base; another architecture or conditioning is the base's
+                raise InvalidParam("base_model_id" if name in ("architecture", "conditioning") else name,
+                                   f"the base model {base.id} has {name}={theirs}, not {mine}")
         if params.eval_every:
             check_backbone(named, params.eval_backbone, resolved["channels"], "eval_backbone")
         return resolved
 
 
-def _inherited(base: RegisteredModel, params: Any, classes: list[str]) -> dict[str, Any]:
-    """The shape a fine-tune takes from its base model; a request that contradicts it is an InvalidParam."""
-    if base.kind != "generator":
-        raise InvalidParam("base_model_id", f"model {base.id} is a {base.kind}, not a generator")
-    if base.architecture != params.architecture:
-        raise InvalidParam("base_model_id", f"cannot fine-tune a {base.architecture} model as {params.architecture}")
-    architecture = get_architecture(base.architecture)
-    if architecture.one_class_is_unconditional and (len(base.classes) == 1) != (len(classes) == 1):
-        raise InvalidParam("base_model_id", f"cannot fine-tune a {len(base.classes)}-class model on {len(classes)} "
-                                            f"classes: one-class models are unconditional")
+def _inherited(base: RegisteredModel, params: Any) -> dict[str, Any]:
+    """The shape options a fine-tune takes from its base model where the request does not give them."""
     shape = {"channels": base.channels, "resolution": base.resolution}
-    if base.config is not None:  # rows from before configs were recorded hold only these two
+    if base.config is not None and base.architecture == params.architecture:
         options = GanConfig.from_dict(base.config).options
-        shape.update({name: getattr(options, name) for name in architecture.shape_options})
-    for name, value in shape.items():
-        given = getattr(params, name)
-        if name in params.model_fields_set and given is not None and given != value:
-            raise InvalidParam(name, f"the base model {base.id} has {name}={value}, not {given}")
-    return shape
+        shape.update({name: getattr(options, name) for name in get_architecture(base.architecture).shape_options})
+    return {name: value for name, value in shape.items()
+            if name not in params.model_fields_set or getattr(params, name) is None}
 
 
 SPEC = Train()

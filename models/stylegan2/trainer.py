@@ -45,9 +45,12 @@ def _generator(config: GanConfig, init_rng: torch.Generator) -> Generator:
                          o.width, init_rng)
 
 
+def _memory_format(device: torch.device | str) -> torch.memory_format:
+    return torch.channels_last if torch.device(device).type == "cuda" else torch.contiguous_format
+
+
 def _to_device(net: nn.Module, config: GanConfig) -> None:
-    cuda = torch.device(config.device).type == "cuda"
-    net.to(config.device, memory_format=torch.channels_last if cuda else torch.contiguous_format)
+    net.to(config.device, memory_format=_memory_format(config.device))
 
 
 class StyleGAN2Trainer:
@@ -68,7 +71,7 @@ class StyleGAN2Trainer:
                                                init_rng)
         self.g_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
         cuda = self.device.type == "cuda"
-        self.memory_format = torch.channels_last if cuda else torch.contiguous_format
+        self.memory_format = _memory_format(self.device)
         for net in (self.generator, self.discriminator, self.g_ema):
             _to_device(net, config)
         self.discriminator.blocks[:o.freeze_d].requires_grad_(False)

@@ -117,11 +117,9 @@ def handle(ctx: JobContext) -> Outcome:
         synthetic_per_class=p.synthetic_per_class, classical_augmentation=p.classical_augmentation,
         class_balance=p.class_balance, repeats=p.repeats, seed=p.seed, gradcam_samples=p.gradcam_samples,
     )
-    try:
-        result = augmentation_report.run_report(config, train, test, _synthetic_source(ctx, classes, channels, device),
-                                                monitor=ctx.monitor(), init_weights=_initial_weights(ctx))
-    except DataError as exc:
-        raise JobFailed("bad_data", str(exc)) from None
+    # Bad data (DataError) fails the job as bad_data in the runner, like every other kind's.
+    result = augmentation_report.run_report(config, train, test, _synthetic_source(ctx, classes, channels, device),
+                                            monitor=ctx.monitor(), init_weights=_initial_weights(ctx))
 
     suffix = ctx.job_id.removeprefix("job_")  # ids derive from the job's: a retry overwrites, never orphans
     report_id, model_id = "rpt_" + suffix, "mdl_" + suffix
