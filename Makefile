@@ -31,6 +31,7 @@ $(INSTALLED): pyproject.toml
 
 benchmarks: SYSTEM_TOOLS += wrk
 benchmarks: $(INSTALLED) system-tools
+	$(PYTHON) -m pip install --quiet -e '.[test,benchmarks]'
 	for script in benchmarks/*.py; do $(PYTHON) $$script || exit 1; done
 
 clean:
