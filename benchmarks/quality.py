@@ -11,6 +11,9 @@ right third (the test set). Every figure is measured against references in the s
   trained on the train split alone (what `backbone: "auto"` is meant to be). Target: <= 3.
 - diversity ratio: mean pairwise feature distance within a class, generated over held-out. Target: >= 0.5;
   a collapsed generator scores near 0.
+- pixel spread ratio: the per-pixel standard deviation across a class's images, averaged over pixels and
+  classes, generated over held-out (in grey levels, not features: a generator whose images of a class are one
+  picture scores near 0 even where off-manifold features spread widely).
 - NN ratio: distance of each generated image to its nearest training image, over the same for held-out
   images. Copies of the training set score near 0.
 - uplift: the augmentation report (small-cnn, real only vs real + `--synthetic` images per class, `--repeats`
@@ -116,10 +119,13 @@ def measure(features: Features, fake: torch.Tensor, fake_labels: torch.Tensor, d
         return torch.pdist(x[:per_class]).mean().item()
 
     diversity = np.mean([spread(f_fake[fake_labels == c]) / spread(f_held[held_labels == c]) for c in classes])
+    pixel_spread = np.mean([fake[fake_labels == c].double().std(0).mean().item()
+                            / held[held_labels == c].double().std(0).mean().item() for c in classes])
     nn_fake = torch.cdist(f_fake, f_train).min(1).values.mean().item()
     nn_held = torch.cdist(f_held, f_train).min(1).values.mean().item()
     return {"fd": float(fd), "fd_floor": float(floor), "fd_ratio": float(fd / floor),
-            "diversity_ratio": float(diversity), "nn_ratio": nn_fake / nn_held}
+            "diversity_ratio": float(diversity), "pixel_spread_ratio": float(pixel_spread),
+            "nn_ratio": nn_fake / nn_held}
 
 
 def pool_source(images: torch.Tensor, labels: torch.Tensor) -> Source:
@@ -219,6 +225,7 @@ def main() -> None:
         row["train_seconds"] = seconds
         results[name] = row
         print(f"{name:>14}: FD ratio {row['fd_ratio']:.2f}  diversity {row['diversity_ratio']:.2f}  "
+              f"pixel spread {row['pixel_spread_ratio']:.2f}  "
               f"NN {row['nn_ratio']:.2f}  uplift {row['uplift']:+.3f} [{row['uplift_ci95'][0]:+.3f}, "
               f"{row['uplift_ci95'][1]:+.3f}] p={row['p_value']:.3g}"
               + (f"  trained in {seconds:.0f} s" if seconds else ""), flush=True)
