@@ -13,6 +13,7 @@ from models.architectures.base import (
     learning_rate,
     network_width,
 )
+from models.augment import AugmentKind, AugmentOptions
 from models.stylegan2.networks import Generator, discriminator_block_count
 from models.stylegan2.trainer import StyleGAN2Trainer, sampling_generator
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from models.config import GanConfig
 
 
-class StyleGAN2Options(ArchitectureOptions):
+class StyleGAN2Options(AugmentOptions, ArchitectureOptions):
     resolution: Literal[32, 64, 128, 256] = 64
     z_dim: int = latent_size(100)
     width: int = network_width(64)
@@ -29,10 +30,7 @@ class StyleGAN2Options(ArchitectureOptions):
     beta2: float = adam_beta(0.99, 2)
     mapping_layers: int = Field(2, ge=1, le=8, description="Mapping network depth.")
     w_dim: int = Field(256, ge=1, le=1024, description="Intermediate latent size.")
-    augment: Literal["ada", "diffaugment", "none"] = Field("ada", description="Discriminator augmentation.")
-    ada_target: float = Field(0.6, gt=0, lt=1, description="ADA's overfitting target r_t.")
-    ada_images: int = Field(500_000, ge=1, description="Images for ADA's p to go from 0 to 1.")
-    ada_interval: int = Field(4, ge=1, description="Minibatches between updates of ADA's p.")
+    augment: AugmentKind = Field("ada", description=AugmentOptions.model_fields["augment"].description)
     r1_gamma: float | None = Field(None, ge=0, allow_inf_nan=False,
                                    description="R1 weight; null: 0.0002 * resolution^2 / batch_size.")
     r1_interval: int = Field(16, ge=1, description="Lazy R1 interval in minibatches.")

@@ -12,8 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.stylegan2.augment import AdaController, ada_augment
-from models.stylegan2.diffaugment import diff_augment
+from models.augment import DiscriminatorAugment
 from models.stylegan2.networks import Discriminator, Generator
 
 if TYPE_CHECKING:
@@ -78,7 +77,7 @@ class StyleGAN2Trainer:
         self._d_trainable = [p for p in self.discriminator.parameters() if p.requires_grad]
         self.opt_g = self._adam(o, self.generator.parameters(), o.pl_interval if o.pl_weight > 0 else None)
         self.opt_d = self._adam(o, self._d_trainable, o.r1_interval if self.r1_gamma > 0 else None)
-        self.ada = AdaController(o.ada_target, o.ada_images, self.device) if o.augment == "ada" else None
+        self.augment = DiscriminatorAugment(o, self.device)
         self.cur_nimg = 0  # images shown to D
         self.minibatch = 0
         self.pl_mean = torch.zeros((), device=self.device)
@@ -95,20 +94,6 @@ class StyleGAN2Trainer:
         # rescaled so that the steps add up to about the same as without it (as StyleGAN2 does).
         ratio = reg_interval / (reg_interval + 1) if reg_interval else 1.0
         return torch.optim.Adam(params, lr=o.lr * ratio, betas=(o.beta1 ** ratio, o.beta2 ** ratio), eps=1e-8)
-
-    @property
-    def augment_p(self) -> float:
-        """The probability of each augmentation: ADA's p; DiffAugment always applies."""
-        if self.ada is not None:
-            return self.ada.p
-        return 1.0 if self.options.augment == "diffaugment" else 0.0
-
-    def augment(self, images: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-        if self.ada is not None:
-            return ada_augment(images, self.ada.p, rng)
-        if self.options.augment == "diffaugment":
-            return diff_augment(images, rng)
-        return images
 
     def train_step(self, real: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
         n = real.shape[0]
@@ -132,16 +117,14 @@ class StyleGAN2Trainer:
             real_logits = self._d_forward(self.augment(real, generator), labels)
         loss_d = F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
         self._step(self.opt_d, loss_d)
-        if self.ada is not None:
-            self.ada.accumulate(real_logits)
+        self.augment.observe(real_logits)
         if self.r1_gamma > 0 and self.minibatch % o.r1_interval == 0:
             self._r1_step(real, labels, generator)
 
         self._update_ema()
         self.cur_nimg += n
         self.minibatch += 1
-        if self.ada is not None and self.minibatch % o.ada_interval == 0:
-            self.ada.update(n * o.ada_interval)
+        self.augment.step(n)
 
         values = [loss_g, loss_d, torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean(), self.last_r1]
         names = ["loss_g", "loss_d", "d_real", "d_fake", "r1"]
@@ -150,7 +133,7 @@ class StyleGAN2Trainer:
             names.append("pl")
         with torch.no_grad():
             metrics = dict(zip(names, torch.stack([v.float() for v in values]).tolist()))  # one device sync
-        metrics["augment_p"] = self.augment_p
+        metrics["augment_p"] = self.augment.p
         return metrics
 
     def _z(self, n: int, rng: torch.Generator) -> torch.Tensor:
@@ -210,7 +193,7 @@ class StyleGAN2Trainer:
     def state_dict(self) -> dict:
         return {"generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
                 "g_ema": self.g_ema.state_dict(), "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                "ada": self.ada.state_dict() if self.ada is not None else None,
+                "ada": self.augment.state_dict(),
                 "cur_nimg": self.cur_nimg, "minibatch": self.minibatch, "pl_mean": self.pl_mean,
                 "last_r1": self.last_r1, "last_pl": self.last_pl}
 
@@ -219,10 +202,7 @@ class StyleGAN2Trainer:
             net.load_state_dict(state[key])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
-        if (state["ada"] is None) != (self.ada is None):
-            raise ValueError("the checkpoint's augmentation state does not fit this configuration")
-        if self.ada is not None:
-            self.ada.load_state_dict(state["ada"])
+        self.augment.load_state_dict(state["ada"])
         for name in COUNTERS:
             value = state[name]
             if type(value) is not int or value < 0:

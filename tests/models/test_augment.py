@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.stylegan2.augment import AdaController, ada_augment
-from models.stylegan2.diffaugment import diff_augment
+from models.augment.ada import AdaController, ada_augment
+from models.augment.diffaugment import diff_augment
 
 AUGMENTS = {"ada": lambda x, rng: ada_augment(x, 1.0, rng), "diffaugment": diff_augment}
 
