@@ -64,9 +64,12 @@ def best_snapshot_key(job_id: str) -> str:
     return f"{job_prefix(job_id)}best.safetensors"
 
 
-def feature_stats_key(dataset_sha256: str, backbone_fingerprint: str, resolution: int, channels: int) -> str:
-    """Real-data statistics depend only on the images, the backbone and the size they are compared at."""
-    return f"stats/{dataset_sha256}/{backbone_fingerprint}/{resolution}x{channels}.safetensors"
+def feature_stats_key(dataset_sha256: str, backbone_fingerprint: str, resolution: int, channels: int,
+                      crop: str = "resize") -> str:
+    """Real-data statistics depend only on the images, the backbone, the size they are compared at and whether
+    they are whole images resized or crops."""
+    suffix = "" if crop == "resize" else f"-{crop}"
+    return f"stats/{dataset_sha256}/{backbone_fingerprint}/{resolution}x{channels}{suffix}.safetensors"
 
 
 def report_prefix(report_id: str) -> str:

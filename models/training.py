@@ -12,7 +12,7 @@ from PIL import Image
 from models.architectures import GanTrainer, get_architecture
 from models.checkpoint import CheckpointError, fitting, make_checkpoint, read_checkpoint
 from models.config import GanConfig
-from models.data import to_training_range, to_uint8
+from models.data import TrainingImages, to_training_range, to_uint8
 from models.errors import DataError
 from models.monitor import Monitor, Stopped
 from models.snapshot import ModelWeights, discriminator_blob, make_snapshot
@@ -41,10 +41,11 @@ class TrainResult:
     discriminator: bytes  # D's weights at the last step, kept beside the model for fine-tunes
 
 
-def train_gan(config: GanConfig, images: torch.Tensor, labels: torch.Tensor, callbacks: GanCallbacks,
-              monitor: Monitor, resume_from: bytes | None = None,
+def train_gan(config: GanConfig, images: torch.Tensor | TrainingImages, labels: torch.Tensor,
+              callbacks: GanCallbacks, monitor: Monitor, resume_from: bytes | None = None,
               pretrained: ModelWeights | None = None) -> TrainResult:
-    """Train on uint8 images [N, C, R, R] with long labels [N]; see GanCallbacks for when each is called.
+    """Train on uint8 images [N, C, R, R] (or, with crop="random", images of at least RxR: a tensor of one size
+    or TrainingImages) with long labels [N]; see GanCallbacks for when each is called.
 
     Reports every step to `monitor`, and checks it for a stop before every step: a stop raises
     Stopped(state=a training checkpoint of the step reached). Minibatches are drawn with replacement. Resuming
@@ -56,7 +57,7 @@ def train_gan(config: GanConfig, images: torch.Tensor, labels: torch.Tensor, cal
     """
     if resume_from is not None and pretrained is not None:
         raise ValueError("resume_from and pretrained are mutually exclusive")
-    _check_data(config, images, labels)
+    images = _check_data(config, images, labels)
     device = torch.device(config.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels
@@ -80,7 +81,7 @@ def train_gan(config: GanConfig, images: torch.Tensor, labels: torch.Tensor, cal
         if monitor.stop_requested():
             raise Stopped(make_checkpoint(config, step, trainer, loop_rng))
         idx = torch.randint(len(images), (config.batch_size,), device=device, generator=loop_rng)
-        metrics = trainer.train_step(to_training_range(images[idx]), labels[idx], loop_rng)
+        metrics = trainer.train_step(to_training_range(images.batch(idx, loop_rng)), labels[idx], loop_rng)
         step += 1
         monitor.report(step, config.steps, "training", metrics)
         if step % config.sample_every == 0:
@@ -157,15 +158,25 @@ def _check_fine_tune(base: GanConfig, config: GanConfig) -> None:
         raise CheckpointError(f"cannot fine-tune from the base model: it differs in {', '.join(mismatched)}")
 
 
-def _check_data(config: GanConfig, images: torch.Tensor, labels: torch.Tensor) -> None:
-    shape = (config.channels, config.resolution, config.resolution)
-    if images.dtype != torch.uint8 or images.dim() != 4 or tuple(images.shape[1:]) != shape or len(images) == 0:
-        raise DataError(f"images must be a non-empty uint8 tensor [N, {shape[0]}, {shape[1]}, {shape[2]}], "
-                        f"got {images.dtype} {tuple(images.shape)}")
+def _check_data(config: GanConfig, images: torch.Tensor | TrainingImages, labels: torch.Tensor) -> TrainingImages:
+    """The images as TrainingImages: RxR for crop="resize", at least RxR for crop="random"."""
+    c, r = config.channels, config.resolution
+    if isinstance(images, torch.Tensor):
+        if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] != c or len(images) == 0:
+            raise DataError(f"images must be a non-empty uint8 tensor [N, {c}, H, W], "
+                            f"got {images.dtype} {tuple(images.shape)}")
+        images = TrainingImages.from_tensor(images, r)
+    if images.channels != c or images.resolution != r or len(images) == 0:
+        raise DataError(f"images must be non-empty {c}-channel TrainingImages for {r}x{r}")
+    if bool((images.sizes < r).any()) or (config.crop == "resize" and not images.whole):
+        bound = "exactly" if config.crop == "resize" else "at least"
+        low, high = images.sizes.min(0).values.tolist(), images.sizes.max(0).values.tolist()
+        raise DataError(f"crop={config.crop!r} trains on images of {bound} {r}x{r}, got (H, W) from {low} to {high}")
     if labels.dtype != torch.long or tuple(labels.shape) != (len(images),):
         raise DataError(f"labels must be a long tensor [{len(images)}], got {labels.dtype} {tuple(labels.shape)}")
     if labels.min() < 0 or labels.max() >= config.num_classes:
         raise DataError(f"labels must be in [0, {config.num_classes})")
+    return images
 
 
 class _SampleGrid:

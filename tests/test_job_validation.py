@@ -36,6 +36,7 @@ CASES = {
     "unknown parameter": ("train", {"learning_rate_typo": 1}),
     "unsupported resolution": ("train", {"resolution": 48}),
     "zero steps": ("train", {"steps": 0}),
+    "unknown crop": ("train", {"crop": "tile"}),
     "missing dataset": ("train", {"dataset_id": "ds_doesnotexist"}),
     "missing base model": ("train", {"base_model_id": "mdl_nope"}),
     "missing model": ("generate", {"model_id": "mdl_nope", "count_per_class": 1}),
@@ -43,6 +44,7 @@ CASES = {
     "both counts": ("generate", {"count_per_class": 1, "counts": {"crazing": 1}}),
     "unknown class": ("generate", {"counts": {"rust": 2}}),
     "negative psi": ("generate", {"count_per_class": 1, "truncation_psi": -1}),
+    "unknown size": ("generate", {"count_per_class": 1, "size": [200, 200]}),
 }
 
 
@@ -63,7 +65,9 @@ def test_bad_job_is_422(api, rows, case):
 @pytest.mark.parametrize(("kind", "params", "loc"), [
     ("train", {"dataset_id": "ds_missing", **TINY_TRAIN}, ["body", "params", "dataset_id"]),
     ("train", {"dataset_id": "ds_missing", **TINY_TRAIN, "resolution": 48}, ["body", "params", "resolution"]),
+    ("train", {"dataset_id": "ds_missing", **TINY_TRAIN, "crop": "center"}, ["body", "params", "crop"]),
     ("generate", {"model_id": "mdl_missing", "count_per_class": 1}, ["body", "params", "model_id"]),
+    ("generate", {"model_id": "m", "count_per_class": 1, "size": "large"}, ["body", "params", "size"]),
     ("generate", {"model_id": "m", "count_per_class": 1, "filter": {"classifier_model_id": "mdl_x", "threshold": 2}},
      ["body", "params", "filter", "threshold"]),
 ])
@@ -71,6 +75,18 @@ def test_every_error_location_has_one_shape(api, kind, params, loc):
     response = submit(api, kind, params)
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"] == loc
+
+
+def test_crop_and_size_default_to_random_and_native(api, rows):
+    dataset, model = rows
+    train = submit(api, "train", {"dataset_id": dataset.id, **TINY_TRAIN})
+    assert train.status_code == 202, train.text
+    assert train.json()["params"]["crop"] == "random"
+    resized = submit(api, "train", {"dataset_id": dataset.id, **TINY_TRAIN, "crop": "resize"})
+    assert resized.json()["params"]["crop"] == "resize"
+    generate = submit(api, "generate", {"model_id": model.id, "count_per_class": 1})
+    assert generate.status_code == 202, generate.text
+    assert generate.json()["params"]["size"] == "native"
 
 
 def test_fine_tune_needs_a_compatible_model(api, rows):

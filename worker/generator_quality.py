@@ -14,13 +14,14 @@ from core.storage_keys import feature_stats_key
 from core.tables import Backbone, Dataset
 from core.weights import WeightsError, inception_weights
 from models.architectures import get_architecture
+from models.data import TrainingImages
 from models.metrics.backbones import Backbone as FeatureBackbone
 from models.metrics.backbones import load_inception, load_torchscript
 from models.metrics.evaluate import evaluate, extract_feature_set
 from models.metrics.features import FeatureSet
 from models.metrics.registry import get_metric
 from models.snapshot import Sampler
-from worker.inputs import load_dataset, load_row
+from worker.inputs import load_row, load_training_images
 from worker.runner import JobContext, JobFailed
 
 
@@ -46,21 +47,26 @@ def split_by_share(total: int, counts: list[int]) -> list[int]:
 
 
 class Evaluator:
-    """Real features of one dataset at one image size, against which generators are measured."""
+    """Real features of one dataset at one image size, against which generators are measured: whole images resized
+    for a crop="resize" model, crops of native-size images for a crop="random" one."""
 
     def __init__(self, ctx: JobContext, dataset: Dataset, backbone_ref: str, device: str, resolution: int,
-                 channels: int) -> None:
+                 channels: int, crop: str = "resize") -> None:
         self.ctx, self.dataset = ctx, dataset
         self.class_names = [c["name"] for c in dataset.classes]
         self.backbone = load_backbone(ctx, backbone_ref, device)
-        self.real = self._real_features(resolution, channels)
+        self.real = self._real_features(resolution, channels, crop)
 
-    def _real_features(self, resolution: int, channels: int) -> FeatureSet:
+    def _real_features(self, resolution: int, channels: int, crop: str) -> FeatureSet:
         store = self.ctx.store
-        key = feature_stats_key(self.dataset.sha256, self.backbone.fingerprint, resolution, channels)
+        key = feature_stats_key(self.dataset.sha256, self.backbone.fingerprint, resolution, channels, crop)
         if store.exists(key):
             return FeatureSet.from_bytes(store.get_bytes(key))
-        images, labels = load_dataset(store, self.dataset, resolution, channels)
+        images, labels = load_training_images(store, self.dataset, resolution, channels, crop)
+        if isinstance(images, TrainingImages):
+            # A crop="random" model makes RxR patches at native scale: real patches at that scale are what it is
+            # compared with, one fixed crop per image so the statistics can be cached.
+            images = images.fixed_crops()
         real = extract_feature_set(self.backbone, images, labels, self.class_names)
         store.put_bytes(key, real.to_bytes())
         return real

@@ -7,13 +7,13 @@ from typing import TypeVar
 
 import torch
 from PIL import Image as PILImage
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.db import session_scope, workspace_row
 from core.settings import Settings
 from core.storage import ObjectStore
 from core.tables import Dataset, Image
-from models.data import images_to_tensor
+from models.data import TrainingImages, images_to_tensor
 from worker.runner import JobContext, JobFailed
 
 Row = TypeVar("Row")
@@ -37,7 +37,32 @@ def load_row(ctx: JobContext, table: type[Row], row_id: str, what: str) -> Row:
 
 def load_dataset(store: ObjectStore, dataset: Dataset, resolution: int,
                  channels: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Decode every image once into a uint8 tensor; training then never touches PIL."""
+    """Decode every image once into a uint8 tensor, each resized to RxR; training then never touches PIL."""
+    images, labels = _decode(store, dataset)
+    return images_to_tensor(images, resolution, channels), labels
+
+
+def load_training_images(store: ObjectStore, dataset: Dataset, resolution: int, channels: int,
+                         crop: str) -> tuple[torch.Tensor | TrainingImages, torch.Tensor]:
+    """What a train job with this crop trains on: RxR images (resize) or native-size ones (random)."""
+    if crop == "resize":
+        return load_dataset(store, dataset, resolution, channels)
+    images, labels = _decode(store, dataset)
+    return TrainingImages.from_pil(images, resolution, channels), labels
+
+
+def native_size(dataset_id: str) -> tuple[int, int] | None:
+    """The most common (width, height) among the dataset's images; None where it has none (deleted)."""
+    with session_scope() as session:
+        count = func.count()
+        row = session.execute(
+            select(Image.width, Image.height).where(Image.dataset_id == dataset_id)
+            .group_by(Image.width, Image.height).order_by(count.desc(), Image.width, Image.height).limit(1)
+        ).first()
+    return None if row is None else (row.width, row.height)
+
+
+def _decode(store: ObjectStore, dataset: Dataset) -> tuple[list[PILImage.Image], torch.Tensor]:
     with session_scope() as session:
         rows = session.execute(
             select(Image.class_name, Image.object_key).where(Image.dataset_id == dataset.id).order_by(Image.id)
@@ -51,5 +76,4 @@ def load_dataset(store: ObjectStore, dataset: Dataset, resolution: int,
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         images = list(pool.map(decode, (key for _, key in rows)))
-    labels = torch.tensor([index[name] for name, _ in rows], dtype=torch.long)
-    return images_to_tensor(images, resolution, channels), labels
+    return images, torch.tensor([index[name] for name, _ in rows], dtype=torch.long)

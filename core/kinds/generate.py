@@ -43,6 +43,11 @@ class GenerateParams(Params):
     seed: int = Field(0, ge=0, le=2**31 - 1)
     truncation_psi: float = Field(1.0, ge=0, le=2)
     filter: FilterParams | None = None
+    size: Literal["native", "model"] = Field(
+        "native", description="native: images at the training images' scale. A model trained on random crops makes "
+                              "resolution-sized patches that already are; one trained on resized images is "
+                              "resampled (bicubic) to its dataset's most common image size. model: at the model's "
+                              "resolution. The job's result says which (scale, resampled).")
 
     @model_validator(mode="after")
     def _one_count(self) -> GenerateParams:

@@ -16,6 +16,8 @@ from models.config import GanConfig, TrainSettings
 from models.training import fine_tune_differences
 
 DEFAULT_ARCHITECTURE = "cdcgan"
+# Until a benchmark decides it (issue 11): textures keep their scale in crops, where resizing 200 px to 64 blurs.
+DEFAULT_CROP = "random"
 
 
 class TrainFields(Params):
@@ -26,6 +28,12 @@ class TrainFields(Params):
                                                         "architecture and channels; its shape options (resolution, "
                                                         "z_dim, width, ...) are the default and may not differ. "
                                                         "The classes may differ.")
+    crop: Literal["random", "resize"] = Field(
+        DEFAULT_CROP, description="random: each minibatch takes a random resolution x resolution crop of each "
+                                  "image at its native size (smaller images upscaled to the resolution, larger "
+                                  "than 4x it downscaled to 4x), so textures keep their scale and generated "
+                                  "images are patches at native scale; resize: each whole image is resized to "
+                                  "the resolution.")
     eval_every: int | None = Field(None, ge=1, description="Evaluate every N steps; the model is the best one.")
     eval_metric: Literal["kid", "fid"] = "kid"
     eval_samples: int = Field(500, ge=2, le=50_000, description="Generated images per evaluation.")

@@ -79,6 +79,9 @@ class Architecture(ABC):
     one_class_is_unconditional: ClassVar[bool] = False
     # Where a training checkpoint's trainer state keeps the sampling network's weights.
     sampler_state_key: ClassVar[str] = "generator"
+    # True where G is fully convolutional and its samples are at the training images' native scale (e.g. SinGAN):
+    # generate jobs then never resample them.
+    fully_convolutional: ClassVar[bool] = False
 
     @property
     def resolutions(self) -> tuple[int, ...]:

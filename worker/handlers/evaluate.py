@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from core.tables import Dataset, RegisteredModel
+from models.config import GanConfig
 from models.snapshot import load_sampler
 from worker.generator_quality import Evaluator, headline
 from worker.inputs import load_row, torch_device
@@ -14,7 +15,8 @@ def handle(ctx: JobContext) -> Outcome:
     dataset = load_row(ctx, Dataset, p.dataset_id, "dataset")
     device = torch_device(ctx.settings)
     ctx.report(0, 2, message="real-image features")
-    evaluator = Evaluator(ctx, dataset, p.backbone, device, model.resolution, model.channels)
+    crop = GanConfig.from_dict(model.config).crop if model.config else "resize"  # rows from before configs
+    evaluator = Evaluator(ctx, dataset, p.backbone, device, model.resolution, model.channels, crop)
     ctx.report(1, 2, message="generating and measuring")
     result = evaluator.run(load_sampler(ctx.store.get_bytes(model.object_key), device), p.metrics,
                            p.num_samples, p.seed)

@@ -3,6 +3,10 @@
 Counts may be targets for real plus generated images (top-up), and a filter may keep only the images a
 classifier finds confident or informative, or that are no near-copies of the training images: then images are
 over-generated, class by class, until the counts are met or the candidate cap is reached.
+
+With size "native", images are written at the training images' scale: a crop="random" model's patches (and a
+fully convolutional G's samples) already are, a crop="resize" model's are resampled to its dataset's most common
+size. The result's "scale" and "resampled" say which; filters judge the images as generated.
 """
 from __future__ import annotations
 
@@ -16,13 +20,15 @@ from PIL import Image as PILImage
 from core.batches import manifest_csv
 from core.storage_keys import batch_file_key, batch_manifest_key, batch_prefix
 from core.tables import Batch, Dataset, RegisteredModel
+from models.architectures import get_architecture
 from models.checkpoint import CheckpointError
 from models.classification import load_classifier, resize_images
+from models.data import resample
 from models.errors import DataError
 from models.filtering import NearCopyDetector, keep_mask, score_images
 from models.monitor import Stopped
 from models.snapshot import Sampler, load_sampler
-from worker.inputs import load_dataset, load_row, torch_device
+from worker.inputs import load_dataset, load_row, native_size, torch_device
 from worker.runner import JobContext, JobFailed, Outcome
 
 CHUNK = 64
@@ -35,15 +41,18 @@ def _png(array: np.ndarray) -> bytes:
 
 
 class BatchWriter:
-    """Stores images under the batch's prefix and collects the manifest rows."""
+    """Stores images under the batch's prefix, resampled to (width, height) `resample_to` if given, and collects
+    the manifest rows."""
 
-    def __init__(self, ctx: JobContext, batch_id: str) -> None:
-        self.ctx, self.batch_id = ctx, batch_id
+    def __init__(self, ctx: JobContext, batch_id: str, resample_to: tuple[int, int] | None = None) -> None:
+        self.ctx, self.batch_id, self.resample_to = ctx, batch_id, resample_to
         self.rows: list[dict] = []
         self.per_class: dict[str, int] = {}
         self.size = 0
 
     def add(self, name: str, images: torch.Tensor, seeds: list[int], scores: list[dict] | None = None) -> None:
+        if self.resample_to is not None:
+            images = resample(images, self.resample_to)
         arrays = images.permute(0, 2, 3, 1).numpy()
         for k, (seed, array) in enumerate(zip(seeds, arrays)):
             index = self.per_class[name] = self.per_class.get(name, 0) + 1
@@ -52,6 +61,21 @@ class BatchWriter:
             self.ctx.store.put_bytes(batch_file_key(self.batch_id, file), data)
             self.rows.append({"file": file, "class": name, "seed": seed, **(scores[k] if scores else {})})
             self.size += len(data)
+
+
+def _output_scale(ctx: JobContext, model: RegisteredModel, sampler: Sampler) -> tuple[str, tuple[int, int] | None]:
+    """(the result's "scale", the (width, height) to resample to or None); see GenerateParams.size."""
+    config = sampler.config
+    if ctx.params.size == "model":
+        return "model", None
+    if get_architecture(config.architecture).fully_convolutional:
+        return "native", None
+    if config.crop == "random":
+        return "native crop", None  # patches at the training images' own pixel scale: resampling would distort it
+    size = native_size(model.dataset_id) if model.dataset_id else None
+    if size is None:  # the training images are gone, and their size with them
+        return "model", None
+    return "native", None if size == (config.resolution, config.resolution) else size
 
 
 def _targets(ctx: JobContext, model: RegisteredModel) -> dict[str, int]:
@@ -176,8 +200,11 @@ def handle(ctx: JobContext) -> Outcome:
         raise JobFailed("bad_checkpoint", f"model {model.id} cannot be loaded: {exc}") from None
     counts = _targets(ctx, model)
     batch_id = "bat_" + ctx.job_id.removeprefix("job_")  # a retry overwrites its own partial output
-    writer = BatchWriter(ctx, batch_id)
-    result: dict = {"batch_id": batch_id}
+    scale, resample_to = _output_scale(ctx, model, sampler)
+    writer = BatchWriter(ctx, batch_id, resample_to)
+    r = sampler.config.resolution
+    result: dict = {"batch_id": batch_id, "scale": scale, "resampled": None if resample_to is None else {
+        "from": [r, r], "to": list(resample_to), "method": "bicubic"}}
     try:
         if p.filter:
             result["filter"] = _write_filtered(ctx, sampler, model.classes, counts, writer, _judge(ctx, model, device))

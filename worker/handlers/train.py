@@ -23,7 +23,7 @@ from models.monitor import Stopped
 from models.snapshot import load_sampler, model_info, read_pretrained
 from models.training import GanCallbacks, train_gan
 from worker.generator_quality import Evaluator
-from worker.inputs import load_dataset, load_row, torch_device
+from worker.inputs import load_row, load_training_images, torch_device
 from worker.runner import JobContext, JobFailed, Outcome
 
 
@@ -66,7 +66,7 @@ def handle(ctx: JobContext) -> Outcome:
         raise JobFailed("bad_params", str(exc)) from None
     monitor = ctx.monitor()
     monitor.report(0, config.steps, "loading dataset")
-    images, labels = load_dataset(store, dataset, config.resolution, config.channels)
+    images, labels = load_training_images(store, dataset, config.resolution, config.channels, config.crop)
     ckpt_key = checkpoint_key(ctx.job_id)
     resume = store.get_bytes(ckpt_key) if store.exists(ckpt_key) else None
     pretrained = None
@@ -81,8 +81,8 @@ def handle(ctx: JobContext) -> Outcome:
         raise JobFailed("bad_checkpoint", f"cannot start from the stored weights: {exc}") from None
     best = None
     if p.eval_every:
-        best = BestSnapshot(ctx, Evaluator(ctx, dataset, p.eval_backbone, device, config.resolution, config.channels),
-                            device)
+        evaluator = Evaluator(ctx, dataset, p.eval_backbone, device, config.resolution, config.channels, config.crop)
+        best = BestSnapshot(ctx, evaluator, device)
 
     def save_checkpoint(step: int, blob: bytes) -> None:
         store.put_bytes(ckpt_key, blob)
