@@ -43,11 +43,11 @@ class TrainSettings(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1)
     sample_every: int = Field(200, ge=1, description="Write a sample grid every N steps.")
     checkpoint_every: int = Field(200, ge=1, description="Write a resumable checkpoint every N steps.")
+    # "resize" is what a config written before crops existed meant; the service chooses its own default.
     crop: Literal["random", "resize"] = Field("resize", description="random: minibatches take random RxR crops "
                                                                     "of native-size images (models.data."
                                                                     "TrainingImages); resize: images resized to "
                                                                     "RxR.")
-
 
 
 # The flat fields of configs written before architectures declared their options; they are options now.
