@@ -60,6 +60,11 @@ def backbone_key(backbone_id: str) -> str:
     return f"backbones/{backbone_id}/module.pt"
 
 
+def auto_backbone_key(digest: str) -> str:
+    """An auto backbone's weights, under the digest of what it was trained on (models.metrics.auto)."""
+    return f"backbones/auto/{digest}.safetensors"
+
+
 def best_snapshot_key(job_id: str) -> str:
     return f"{job_prefix(job_id)}best.safetensors"
 

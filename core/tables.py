@@ -128,6 +128,8 @@ class RegisteredModel(Base):
     channels: Mapped[int] = mapped_column(Integer)
     step: Mapped[int | None] = mapped_column(Integer, default=None)
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Warnings about the generator, e.g. "collapsed" (worker/collapse.py); they follow its latest measurement.
+    flags: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     # The training configuration as the checkpoint holds it; None for rows made before it was recorded.
     config: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     object_key: Mapped[str] = mapped_column(String(600))

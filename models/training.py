@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +9,7 @@ import torch
 import torchvision.utils
 from PIL import Image
 
-from models.architectures import GanTrainer, get_architecture
+from models.architectures import GanTrainer, SamplingNetwork, get_architecture
 from models.checkpoint import CheckpointError, fitting, make_checkpoint, read_checkpoint
 from models.config import GanConfig
 from models.data import TrainingImages, to_training_range, to_uint8
@@ -31,6 +31,9 @@ class GanCallbacks:
     # With the snapshot of every eval_every-th step and of the last; None turns evaluation off.
     evaluate: Callable[[int, bytes], None] | None = None
     eval_every: int = 0
+    # At every sample grid, with the network that drew it; its figures (e.g. diversity) join the reported
+    # metrics from that step until the next sample grid.
+    measure: Callable[[int, SamplingNetwork], Mapping[str, float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -77,15 +80,17 @@ def train_gan(config: GanConfig, images: torch.Tensor | TrainingImages, labels: 
     sample_grid = _SampleGrid(config, trainer, device)
     last_sample: int | None = None
     saved: tuple[int, bytes] | None = None
+    metrics: dict[str, float] = {}
+    measured: Mapping[str, float] = {}
     while step < config.steps:
         if monitor.stop_requested():
             raise Stopped(make_checkpoint(config, step, trainer, loop_rng))
         idx = torch.randint(len(images), (config.batch_size,), device=device, generator=loop_rng)
         metrics = trainer.train_step(to_training_range(images.batch(idx, loop_rng)), labels[idx], loop_rng)
         step += 1
-        monitor.report(step, config.steps, "training", metrics)
+        monitor.report(step, config.steps, "training", {**metrics, **measured})
         if step % config.sample_every == 0:
-            callbacks.save_sample(step, sample_grid.png())
+            measured = _sample(callbacks, step, sample_grid, monitor, config.steps, metrics)
             last_sample = step
         if step % config.checkpoint_every == 0:
             saved = (step, make_checkpoint(config, step, trainer, loop_rng))
@@ -93,7 +98,7 @@ def train_gan(config: GanConfig, images: torch.Tensor | TrainingImages, labels: 
         if callbacks.evaluate and callbacks.eval_every and step % callbacks.eval_every == 0 and step < config.steps:
             callbacks.evaluate(step, make_snapshot(config, step, trainer))
     if last_sample != step:
-        callbacks.save_sample(step, sample_grid.png())
+        _sample(callbacks, step, sample_grid, monitor, config.steps, metrics)
     if saved is None or saved[0] != step:
         saved = (step, make_checkpoint(config, step, trainer, loop_rng))
         callbacks.save_checkpoint(*saved)
@@ -101,6 +106,17 @@ def train_gan(config: GanConfig, images: torch.Tensor | TrainingImages, labels: 
     if callbacks.evaluate and callbacks.eval_every:
         callbacks.evaluate(step, snapshot)
     return TrainResult(step, saved[1], snapshot, discriminator_blob(trainer))
+
+
+def _sample(callbacks: GanCallbacks, step: int, grid: _SampleGrid, monitor: Monitor, total: int,
+            metrics: Mapping[str, float]) -> Mapping[str, float]:
+    """Writes the sample grid, then measures its network when asked and reports the figures at once."""
+    callbacks.save_sample(step, grid.png())
+    if callbacks.measure is None:
+        return {}
+    measured = dict(callbacks.measure(step, grid.network))
+    monitor.report(step, total, "training", {**metrics, **measured})
+    return measured
 
 
 def _resume(config: GanConfig, trainer: GanTrainer, loop_rng: torch.Generator, blob: bytes) -> int:

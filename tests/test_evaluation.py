@@ -17,7 +17,8 @@ ALL_METRICS = ["fid", "kid", "is", "precision", "recall", "memorisation"]
 def inception(stack: Stack, dataset: dict, trained_model: dict, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Until an operator imports the weights, Inception metrics are refused with guidance; then they work."""
     with stack.client() as client:
-        refused = submit(client, "evaluate", {"model_id": trained_model["id"], "dataset_id": dataset["id"]})
+        refused = submit(client, "evaluate", {"model_id": trained_model["id"], "dataset_id": dataset["id"],
+                                              "backbone": "inception"})
         assert refused.status_code == 422, refused.text
         assert "defectgen weights import" in refused.json()["errors"][0]["msg"]
     # Random weights with the real file's layout: the service never downloads the real 95 MB file.

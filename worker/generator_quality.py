@@ -1,7 +1,11 @@
 """Generator quality, for evaluate jobs and for evaluation during training.
 
 Real-image features are computed once per dataset content, backbone and image size, then kept in the
-object store; a new dataset or new backbone weights give a new key, so nothing stale is ever read.
+object store; a new dataset or new backbone weights give a new key, so nothing stale is ever read. So is the
+"auto" backbone: trained on the training split of the images compared with (core.splits.stratified_split with
+the augmentation report's default test fraction and AUTO_SPLIT_SEED, so a default report's test images stay
+unseen) and stored under the digest of those images, labels and size; the real features it is measured against
+are all the dataset's, as for every backbone.
 """
 from __future__ import annotations
 
@@ -9,17 +13,20 @@ from typing import Any
 
 import torch
 
-from core.kinds._backbones import INCEPTION
-from core.storage_keys import feature_stats_key
+from core.kinds._backbones import AUTO, INCEPTION
+from core.splits import DEFAULT_TEST_FRACTION, stratified_split
+from core.storage_keys import auto_backbone_key, feature_stats_key
 from core.tables import Backbone, Dataset
 from core.weights import WeightsError, inception_weights
 from models.architectures import get_architecture
 from models.data import TrainingImages
+from models.metrics.auto import AutoBackbone, auto_backbone_digest, load_auto_backbone, train_auto_backbone
 from models.metrics.backbones import Backbone as FeatureBackbone
 from models.metrics.backbones import load_inception, load_torchscript
 from models.metrics.evaluate import evaluate, extract_feature_set
 from models.metrics.features import FeatureSet
 from models.metrics.registry import get_metric
+from models.monitor import Monitor
 from models.snapshot import Sampler
 from worker.inputs import load_row, load_training_images
 from worker.runner import JobContext, JobFailed
@@ -34,6 +41,22 @@ def load_backbone(ctx: JobContext, ref: str, device: str) -> FeatureBackbone:
     row = load_row(ctx, Backbone, ref, "backbone")
     return load_torchscript(ctx.store.get_bytes(row.object_key), name=row.name, in_channels=row.in_channels,
                             device=device)
+
+
+AUTO_SPLIT_SEED = 0
+
+
+def auto_backbone(ctx: JobContext, images: torch.Tensor, labels: torch.Tensor, class_names: list[str],
+                  device: str) -> AutoBackbone:
+    """The auto backbone for these images (a dataset's, all of them), trained once per content."""
+    train, _ = stratified_split(labels, DEFAULT_TEST_FRACTION, AUTO_SPLIT_SEED)
+    images, labels = images[train], labels[train]
+    key = auto_backbone_key(auto_backbone_digest(images, labels, class_names))
+    if ctx.store.exists(key):
+        return load_auto_backbone(ctx.store.get_bytes(key), device=device)
+    blob = train_auto_backbone(images, labels, class_names, device=device, monitor=Monitor(None, ctx.should_stop))
+    ctx.store.put_bytes(key, blob)
+    return load_auto_backbone(blob, device=device)
 
 
 def split_by_share(total: int, counts: list[int]) -> list[int]:
@@ -54,20 +77,31 @@ class Evaluator:
                  channels: int, crop: str = "resize") -> None:
         self.ctx, self.dataset = ctx, dataset
         self.class_names = [c["name"] for c in dataset.classes]
-        self.backbone = load_backbone(ctx, backbone_ref, device)
-        self.real = self._real_features(resolution, channels, crop)
+        self.size = (resolution, channels, crop)
+        self._images: tuple[torch.Tensor, torch.Tensor] | None = None
+        if backbone_ref == AUTO:
+            self.backbone: FeatureBackbone = auto_backbone(ctx, *self.images(), self.class_names, device)
+        else:
+            self.backbone = load_backbone(ctx, backbone_ref, device)
+        self.real = self._real_features()
 
-    def _real_features(self, resolution: int, channels: int, crop: str) -> FeatureSet:
+    def images(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The real images generators are compared with, and their labels; decoded once, when first needed."""
+        if self._images is None:
+            images, labels = load_training_images(self.ctx.store, self.dataset, *self.size)
+            if isinstance(images, TrainingImages):
+                # A crop="random" model makes RxR patches at native scale: real patches at that scale are what it
+                # is compared with, one fixed crop per image so the statistics can be cached.
+                images = images.fixed_crops()
+            self._images = (images, labels)
+        return self._images
+
+    def _real_features(self) -> FeatureSet:
         store = self.ctx.store
-        key = feature_stats_key(self.dataset.sha256, self.backbone.fingerprint, resolution, channels, crop)
+        key = feature_stats_key(self.dataset.sha256, self.backbone.fingerprint, *self.size)
         if store.exists(key):
             return FeatureSet.from_bytes(store.get_bytes(key))
-        images, labels = load_training_images(store, self.dataset, resolution, channels, crop)
-        if isinstance(images, TrainingImages):
-            # A crop="random" model makes RxR patches at native scale: real patches at that scale are what it is
-            # compared with, one fixed crop per image so the statistics can be cached.
-            images = images.fixed_crops()
-        real = extract_feature_set(self.backbone, images, labels, self.class_names)
+        real = extract_feature_set(self.backbone, *self.images(), self.class_names)
         store.put_bytes(key, real.to_bytes())
         return real
 

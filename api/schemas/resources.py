@@ -33,6 +33,9 @@ class ModelOut(Out):
     channels: int
     step: int | None
     metrics: dict[str, Any]
+    flags: list[str] = Field(default_factory=list, description='Warnings about a generator: "collapsed" when its '
+                                                               "latest diversity (metrics.diversity) is below the "
+                                                               "collapse threshold.")
     config: dict[str, Any] | None = Field(description="The training configuration the checkpoint holds.")
     created_at: datetime
     size_bytes: int

@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from core.errors import InvalidParam
-from core.kinds._backbones import INCEPTION, BackboneRef, check_backbone
+from core.kinds._backbones import INCEPTION, NOT_IDS, BackboneRef, resolve_backbone
 from core.kinds.base import JobKind, Named, Params, Reference
 from core.kinds.generate import check_generator
 from core.tables import Backbone, Dataset, RegisteredModel
@@ -16,10 +16,10 @@ from models.metrics.registry import FAKE_LOGITS, get_metric, metric_names
 class EvaluateParams(Params):
     model_id: str
     dataset_id: str
-    metrics: list[str] = Field(default_factory=lambda: ["fid", "kid"], min_length=1)
+    metrics: list[str] = Field(default_factory=lambda: ["fid", "kid", "diversity"], min_length=1)
     num_samples: int = Field(1000, ge=2, le=50_000, description="Generated images, spread over the classes "
                                                                 "like the dataset's images.")
-    backbone: BackboneRef = INCEPTION
+    backbone: BackboneRef = None
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
     @field_validator("metrics")
@@ -33,7 +33,7 @@ class EvaluateParams(Params):
     @model_validator(mode="after")
     def _logits_need_inception(self) -> EvaluateParams:
         needing = [name for name in self.metrics if FAKE_LOGITS in get_metric(name).needs]
-        if needing and self.backbone != INCEPTION:
+        if needing and self.backbone not in (None, INCEPTION):
             raise ValueError(f"{needing} need the Inception backbone's class logits")
         return self
 
@@ -42,7 +42,7 @@ class Evaluate(JobKind):
     name = "evaluate"
     Params = EvaluateParams
     references = {"model_id": Reference(RegisteredModel, "model"), "dataset_id": Reference(Dataset, "dataset"),
-                  "backbone": Reference(Backbone, "backbone", frozenset({INCEPTION}))}
+                  "backbone": Reference(Backbone, "backbone", NOT_IDS)}
 
     def resolve(self, params: EvaluateParams, named: Named) -> dict[str, Any]:
         model = named["model_id"]
@@ -50,8 +50,12 @@ class Evaluate(JobKind):
         missing = sorted(set(model.classes) - {c["name"] for c in named["dataset_id"].classes})
         if missing:
             raise InvalidParam("dataset_id", f"the dataset lacks the model's classes {missing}")
-        check_backbone(named, params.backbone, model.channels, "backbone")
-        return params.model_dump(mode="json")
+        backbone = params.backbone
+        if backbone is None and any(FAKE_LOGITS in get_metric(name).needs for name in params.metrics):
+            backbone = INCEPTION  # the only one with class logits
+        return {**params.model_dump(mode="json"),
+                "backbone": resolve_backbone(named, backbone, model.channels, len(named["dataset_id"].classes),
+                                             "backbone")}
 
 
 SPEC = Evaluate()

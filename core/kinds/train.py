@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Discriminator, Field, Tag, ValidationError, create_model
 
 from core.errors import InvalidParam
-from core.kinds._backbones import INCEPTION, BackboneRef, check_backbone
+from core.kinds._backbones import NOT_IDS, BackboneRef, resolve_backbone
 from core.kinds.base import JobKind, Named, Params, Reference
 from core.kinds.generate import check_generator
 from core.tables import Backbone, Dataset, RegisteredModel
@@ -37,7 +37,7 @@ class TrainFields(Params):
     eval_every: int | None = Field(None, ge=1, description="Evaluate every N steps; the model is the best one.")
     eval_metric: Literal["kid", "fid"] = "kid"
     eval_samples: int = Field(500, ge=2, le=50_000, description="Generated images per evaluation.")
-    eval_backbone: BackboneRef = INCEPTION
+    eval_backbone: BackboneRef = None
 
 
 def _params_model(name: str) -> type[Params]:
@@ -74,7 +74,7 @@ class Train(JobKind):
     name = "train"
     Params = TrainParams
     references = {"dataset_id": Reference(Dataset, "dataset"), "base_model_id": Reference(RegisteredModel, "model"),
-                  "eval_backbone": Reference(Backbone, "backbone", frozenset({INCEPTION}))}
+                  "eval_backbone": Reference(Backbone, "backbone", NOT_IDS)}
 
     def resolve(self, params: Any, named: Named) -> dict[str, Any]:
         dataset = named["dataset_id"]
@@ -96,7 +96,8 @@ class Train(JobKind):
                 raise InvalidParam("base_model_id" if name in ("architecture", "conditioning") else name,
                                    f"the base model {base.id} has {name}={theirs}, not {mine}")
         if params.eval_every:
-            check_backbone(named, params.eval_backbone, resolved["channels"], "eval_backbone")
+            resolved["eval_backbone"] = resolve_backbone(named, params.eval_backbone, resolved["channels"],
+                                                         len(classes), "eval_backbone")
         return resolved
 
 

@@ -1,11 +1,13 @@
 """Generator-quality metrics (pure PyTorch; torch-fidelity for the Inception network and part of the maths).
 
-    backbone = load_inception(weights_path_or_bytes)           # or load_torchscript(blob) for a domain backbone
+    backbone = load_inception(weights_path_or_bytes)           # or load_torchscript(blob) for a domain backbone,
+                                                               # or models.metrics.auto.load_auto_backbone(blob)
     real = extract_feature_set(backbone, real_images, real_labels, class_names)   # cache real.to_bytes()
     result = evaluate(backbone, None, None, fake_images, fake_labels, ["fid", "kid", "is"], class_names,
                       real_stats=real)
 
-Metrics (``metric_names()``): fid, kid, is, precision, recall, memorisation; fid and kid also per class.
+Metrics (``metric_names()``): fid, kid, is, precision, recall, memorisation, diversity; all but is and
+memorisation also per class.
 This package must not import api/, worker/, core/ or cli/.
 """
 from __future__ import annotations

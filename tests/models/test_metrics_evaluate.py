@@ -70,11 +70,11 @@ def jitter(images: torch.Tensor, seed: int, amount: int = 2) -> torch.Tensor:
 
 
 def test_registry():
-    assert metric_names() == ["fid", "is", "kid", "memorisation", "precision", "recall"]
+    assert metric_names() == ["diversity", "fid", "is", "kid", "memorisation", "precision", "recall"]
     for name in metric_names():
         metric = get_metric(name)
         assert metric.name == name and metric.needs <= NEEDS
-    assert [n for n in metric_names() if get_metric(n).per_class] == ["fid", "kid"]
+    assert [n for n in metric_names() if get_metric(n).per_class] == ["diversity", "fid", "kid", "precision", "recall"]
     with pytest.raises(KeyError, match="unknown metric"):
         get_metric("lpips")
 
@@ -140,7 +140,7 @@ def test_overall_and_per_class_results():
     assert set(out["per_class"]) == set(CLASSES)
     for index, name in enumerate(CLASSES):
         entry = out["per_class"][name]
-        assert set(entry) == {"num_real", "num_fake", "fid", "kid"}
+        assert set(entry) == {"num_real", "num_fake", "fid", "kid", "precision", "recall"}
         r, f = real_f[real_labels == index], fake_f[fake_labels == index]
         assert (entry["num_real"], entry["num_fake"]) == (len(r), len(f))
         assert entry["fid"]["fid"] == pytest.approx(frechet_distance_from_features(r, f), rel=1e-12)

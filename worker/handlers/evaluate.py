@@ -1,9 +1,13 @@
-"""The evaluate job: a model and a dataset -> quality metrics, on the job and on the model."""
+"""The evaluate job: a model and a dataset -> quality metrics, on the job and on the model. Measuring diversity
+sets the model's collapse flag afresh (worker/collapse.py)."""
 from __future__ import annotations
+
+from typing import Any
 
 from core.tables import Dataset, RegisteredModel
 from models.config import GanConfig
 from models.snapshot import load_sampler
+from worker.collapse import collapse_flags
 from worker.generator_quality import Evaluator, headline
 from worker.inputs import load_row, torch_device
 from worker.runner import JobContext, Outcome
@@ -21,6 +25,11 @@ def handle(ctx: JobContext) -> Outcome:
     result = evaluator.run(load_sampler(ctx.store.get_bytes(model.object_key), device), p.metrics,
                            p.num_samples, p.seed)
     summary = headline(result)
+    outcome: dict[str, Any] = {"metrics": result}
+    if "diversity" in summary:
+        flags = collapse_flags(summary["diversity"])
+        summary["collapsed"] = bool(flags)
+        model.flags = outcome["flags"] = flags
     ctx.report(2, 2, summary, message="done")
     model.metrics = {**model.metrics, **summary}  # a new dict, so the change is saved with the job's result
-    return Outcome({"metrics": result}, [model])
+    return Outcome(outcome, [model])

@@ -28,6 +28,7 @@ from models.errors import DataError
 from models.filtering import NearCopyDetector, keep_mask, score_images
 from models.monitor import Stopped
 from models.snapshot import Sampler, load_sampler
+from worker.collapse import model_warnings
 from worker.inputs import load_dataset, load_row, native_size, torch_device
 from worker.runner import JobContext, JobFailed, Outcome
 
@@ -222,4 +223,6 @@ def handle(ctx: JobContext) -> Outcome:
         id=batch_id, workspace_id=ctx.workspace_id, model_id=model.id, job_id=ctx.job_id, count=len(writer.rows),
         classes=[{"name": name, "count": made[name]} for name in model.classes if made[name]], size_bytes=writer.size,
     )
+    if warnings := model_warnings(model):  # e.g. a collapsed generator: its images are near-identical
+        result["warnings"] = warnings
     return Outcome(result, [batch])

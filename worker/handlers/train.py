@@ -3,12 +3,15 @@
 The model's object is the sampling network alone (a generator snapshot); D's weights are kept beside it for
 fine-tunes. The job's training checkpoint is kept while the job can still resume and deleted once it succeeds.
 With `eval_every`, the generator is measured every so many steps and the model registered is the best
-snapshot by `eval_metric`, not the last: GANs on a few hundred images overfit.
+snapshot by `eval_metric`, not the last: GANs on a few hundred images overfit. At every sample grid the
+generator's diversity is measured in the auto backbone (worker/collapse.py); the model's is that of the snapshot
+it registers.
 """
 from __future__ import annotations
 
 from pydantic import ValidationError
 
+from core.kinds._backbones import AUTO
 from core.kinds.train import gan_config
 from core.storage_keys import (
     best_snapshot_key,
@@ -19,36 +22,44 @@ from core.storage_keys import (
 )
 from core.tables import Dataset, RegisteredModel
 from models.checkpoint import CheckpointError, read_checkpoint
+from models.metrics.builtin.diversity import COLLAPSE_THRESHOLD
 from models.monitor import Stopped
 from models.snapshot import load_sampler, model_info, read_pretrained
 from models.training import GanCallbacks, train_gan
+from worker.collapse import DiversityProbe, collapse_flags, figures
 from worker.generator_quality import Evaluator
 from worker.inputs import load_row, load_training_images, torch_device
 from worker.runner import JobContext, JobFailed, Outcome
 
 
 class BestSnapshot:
-    """Measures snapshots and keeps the best one (lowest FID or KID) in the store; survives resumes."""
+    """Measures snapshots (and their diversity, with a probe) and keeps the best one (lowest FID or KID) in the
+    store; survives resumes."""
 
-    def __init__(self, ctx: JobContext, evaluator: Evaluator, device: str) -> None:
-        self.ctx, self.evaluator, self.device = ctx, evaluator, device
+    def __init__(self, ctx: JobContext, evaluator: Evaluator, device: str, probe: DiversityProbe | None) -> None:
+        self.ctx, self.evaluator, self.device, self.probe = ctx, evaluator, device, probe
         self.metric = ctx.params.eval_metric
         self.key = best_snapshot_key(ctx.job_id)
         self.best: tuple[float, int] | None = None
+        self.quality: dict[str, float] = {}  # the best snapshot's diversity figures
         if ctx.store.exists(self.key):  # resumed: the stored best carries its own step
             step = model_info(ctx.store.get_bytes(self.key))["step"]
-            self.best = (ctx.event_data("eval", step)["value"], step)
+            data = ctx.event_data("eval", step)
+            self.best, self.quality = (data["value"], step), figures(data)
 
     def __call__(self, step: int, snapshot: bytes) -> None:
         p = self.ctx.params
-        result = self.evaluator.run(load_sampler(snapshot, self.device), [self.metric], p.eval_samples, p.seed)
+        sampler = load_sampler(snapshot, self.device)
+        result = self.evaluator.run(sampler, [self.metric], p.eval_samples, p.seed)
+        quality = figures(self.probe.measure(sampler)) if self.probe else {}
         value = result["metrics"][self.metric][self.metric]
         best = value is not None and (self.best is None or value < self.best[0])
         if best:
             self.ctx.store.put_bytes(self.key, snapshot)
-            self.best = (value, step)
+            self.best, self.quality = (value, step), quality
         self.ctx.event("eval", {"metric": self.metric, "value": value, "best": best, "backbone": result["backbone"],
-                                "num_real": result["num_real"], "num_fake": result["num_fake"]}, step)
+                                "backbone_fingerprint": result["backbone_fingerprint"],
+                                "num_real": result["num_real"], "num_fake": result["num_fake"], **quality}, step)
 
     def snapshot(self) -> bytes:
         return self.ctx.store.get_bytes(self.key)
@@ -79,10 +90,16 @@ def handle(ctx: JobContext) -> Outcome:
                                          store.get_bytes(d_key) if store.exists(d_key) else None)
     except CheckpointError as exc:
         raise JobFailed("bad_checkpoint", f"cannot start from the stored weights: {exc}") from None
+    probe = auto = None
+    if len(classes) >= 2:  # the auto backbone is a classifier of the classes
+        monitor.report(0, config.steps, "auto backbone")
+        auto = Evaluator(ctx, dataset, AUTO, device, config.resolution, config.channels, config.crop)
+        probe = DiversityProbe(ctx, auto, config)
     best = None
     if p.eval_every:
-        evaluator = Evaluator(ctx, dataset, p.eval_backbone, device, config.resolution, config.channels, config.crop)
-        best = BestSnapshot(ctx, evaluator, device)
+        evaluator = auto if auto is not None and p.eval_backbone == AUTO else \
+            Evaluator(ctx, dataset, p.eval_backbone, device, config.resolution, config.channels, config.crop)
+        best = BestSnapshot(ctx, evaluator, device, probe)
 
     def save_checkpoint(step: int, blob: bytes) -> None:
         store.put_bytes(ckpt_key, blob)
@@ -93,7 +110,7 @@ def handle(ctx: JobContext) -> Outcome:
         ctx.event("sample", {}, step)
 
     callbacks = GanCallbacks(save_checkpoint=save_checkpoint, save_sample=save_sample, evaluate=best,
-                             eval_every=p.eval_every or 0)
+                             eval_every=p.eval_every or 0, measure=probe)
     try:
         result = train_gan(config, images, labels, callbacks, monitor, resume_from=resume, pretrained=pretrained)
     except Stopped as stop:
@@ -103,9 +120,16 @@ def handle(ctx: JobContext) -> Outcome:
     except CheckpointError as exc:
         raise JobFailed("bad_checkpoint", str(exc)) from None
     snapshot, step, metrics = result.snapshot, result.step, dict(ctx.metrics)
+    quality = figures(probe.latest) if probe else {}
     if best and best.best:
-        snapshot, step = best.snapshot(), best.best[1]
+        snapshot, step, quality = best.snapshot(), best.best[1], best.quality
         metrics[best.metric] = best.best[0]
+    flags = collapse_flags(quality.get("diversity"))
+    if probe:
+        ctx.metrics = {**ctx.metrics, **quality, "collapsed": bool(flags)}
+        metrics.update(quality, collapsed=bool(flags))
+    if flags:
+        ctx.event("collapse", {"diversity": quality["diversity"], "threshold": COLLAPSE_THRESHOLD}, step)
     # The id derives from the job's, so a retry after a crash overwrites rather than orphans the object.
     model_id = "mdl_" + ctx.job_id.removeprefix("job_")
     store.put_bytes(model_discriminator_key(model_id), result.discriminator)
@@ -114,7 +138,8 @@ def handle(ctx: JobContext) -> Outcome:
         id=model_id, workspace_id=ctx.workspace_id, kind="generator", architecture=config.architecture,
         dataset_id=dataset.id, config=config.to_dict(),
         job_id=ctx.job_id, classes=classes, resolution=config.resolution, channels=config.channels,
-        step=step, metrics=metrics, object_key=model_key(model_id), size_bytes=len(snapshot),
+        step=step, metrics=metrics, flags=flags, object_key=model_key(model_id), size_bytes=len(snapshot),
     )
     monitor.report(result.step, config.steps, "done")
-    return Outcome({"model_id": model_id, "step": step}, [model])
+    unmeasured = {} if probe else {"warnings": ['diversity is not measured: backbone "auto" needs at least 2 classes']}
+    return Outcome({"model_id": model_id, "step": step, **unmeasured}, [model])

@@ -1,6 +1,6 @@
 """Improved precision and recall (Kynkäänniemi et al. 2019) on k-NN manifolds (k = 3), with torch-fidelity's
 maths: precision is the fraction of generated samples inside some real sample's k-NN ball, recall the fraction
-of real samples inside some generated sample's ball."""
+of real samples inside some generated sample's ball. Both are also computed for each class (beside diversity)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -37,6 +37,7 @@ class _Manifold(Metric):
     """Precision and recall come from one k-NN computation; each metric keeps its own figure."""
 
     needs = frozenset({REAL, FAKE})
+    per_class = True
     defaults = {"k": 3}
     other: str
 
