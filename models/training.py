@@ -85,7 +85,7 @@ def train_gan(config: GanConfig, images: torch.Tensor | TrainingImages, labels: 
     while step < config.steps:
         if monitor.stop_requested():
             raise Stopped(make_checkpoint(config, step, trainer, loop_rng))
-        idx = torch.randint(len(images), (config.batch_size,), device=device, generator=loop_rng)
+        idx = _draw_batch(config, labels, step, loop_rng)
         metrics = trainer.train_step(to_training_range(images.batch(idx, loop_rng)), labels[idx], loop_rng)
         step += 1
         monitor.report(step, config.steps, "training", {**metrics, **measured})
@@ -192,7 +192,19 @@ def _check_data(config: GanConfig, images: torch.Tensor | TrainingImages, labels
         raise DataError(f"labels must be a long tensor [{len(images)}], got {labels.dtype} {tuple(labels.shape)}")
     if labels.min() < 0 or labels.max() >= config.num_classes:
         raise DataError(f"labels must be in [0, {config.num_classes})")
+    if get_architecture(config.architecture).per_class and len(labels.unique()) < config.num_classes:
+        raise DataError("one generator per class needs images of every class")
     return images
+
+
+def _draw_batch(config: GanConfig, labels: torch.Tensor, step: int, rng: torch.Generator) -> torch.Tensor:
+    """A minibatch's indices, drawn with replacement: from all images, or, with one generator per class, from
+    class `step % num_classes` alone. Classes take turns so that every class's networks get the same number of
+    steps, however few images the class has."""
+    if not get_architecture(config.architecture).per_class:
+        return torch.randint(len(labels), (config.batch_size,), device=labels.device, generator=rng)
+    members = (labels == step % config.num_classes).nonzero()[:, 0]
+    return members[torch.randint(len(members), (config.batch_size,), device=labels.device, generator=rng)]
 
 
 class _SampleGrid:
@@ -200,7 +212,7 @@ class _SampleGrid:
     UNCONDITIONAL_ROWS rows."""
 
     def __init__(self, config: GanConfig, trainer: GanTrainer, device: torch.device) -> None:
-        rows = config.num_classes if get_architecture(config.architecture).conditional else UNCONDITIONAL_ROWS
+        rows = config.num_classes if get_architecture(config.architecture).class_conditional else UNCONDITIONAL_ROWS
         n = rows * SAMPLES_PER_ROW
         noise_rng = torch.Generator().manual_seed(config.seed)
         self.z = torch.randn(n, config.options.z_dim, generator=noise_rng).to(device)  # type: ignore[attr-defined]

@@ -17,7 +17,10 @@ def test_worker_trains_with_the_params_the_api_reported(client, dataset, name):
     from core.storage_keys import checkpoint_key, model_discriminator_key
     from models.checkpoint import unpack_state
 
-    accepted = submit(client, "train", {"dataset_id": dataset["id"], "architecture": name, **TINY})
+    resolutions = get_architecture(name).resolutions
+    resolution = TINY["resolution"] if TINY["resolution"] in resolutions else min(resolutions)
+    accepted = submit(client, "train", {"dataset_id": dataset["id"], "architecture": name, **TINY,
+                                        "resolution": resolution})
     assert accepted.status_code == 202, accepted.text
     reported = accepted.json()["params"]
     job = wait_job(client, accepted.json()["id"])

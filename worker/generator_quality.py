@@ -112,7 +112,7 @@ class Evaluator:
         shares = split_by_share(num_samples, [counts[name] for name in classes])
         names = [name for name, share in zip(classes, shares) for _ in range(share)]
         fake = sampler.generate([classes.index(n) for n in names], list(range(seed, seed + len(names))))
-        conditional = get_architecture(sampler.config.architecture).conditional
+        conditional = get_architecture(sampler.config.architecture).class_conditional
         fake_labels = torch.tensor([self.class_names.index(n) for n in names]) if conditional else None
         return evaluate(self.backbone, None, None, fake, fake_labels, metrics, self.class_names, real_stats=self.real)
 

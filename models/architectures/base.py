@@ -82,6 +82,24 @@ class Architecture(ABC):
     # True where G is fully convolutional and its samples are at the training images' native scale (e.g. SinGAN):
     # generate jobs then never resample them.
     fully_convolutional: ClassVar[bool] = False
+    # True for an unconditional architecture that trains one generator per class in one model: its make_trainer
+    # and make_sampler are then built once per class and wrapped (models/architectures/per_class.py).
+    per_class: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.per_class:
+            from models.architectures import per_class
+
+            if "make_trainer" in vars(cls):
+                cls.make_trainer = per_class.per_class_trainer(cls.make_trainer)  # type: ignore[method-assign]
+            if "make_sampler" in vars(cls):
+                cls.make_sampler = per_class.per_class_sampler(cls.make_sampler)  # type: ignore[method-assign]
+
+    @property
+    def class_conditional(self) -> bool:
+        """Whether its images are of a given class: conditional networks, or one generator per class."""
+        return self.conditional or self.per_class
 
     @property
     def resolutions(self) -> tuple[int, ...]:

@@ -13,7 +13,7 @@ WRONG_VALUES = {
     "resolution": 48, "z_dim": 0, "width": 1025, "lr": 0.0, "beta1": 1.0, "beta2": -0.1, "real_label": 1.5,
     "mapping_layers": 9, "w_dim": 0, "augment": "sometimes", "ada_target": 1.0, "ada_images": 0,
     "ada_interval": 0, "r1_gamma": -1.0, "r1_interval": 0, "pl_weight": float("inf"), "pl_interval": 0,
-    "ema_images": 0.5, "freeze_d": -1, "compile": "maybe",
+    "ema_images": 0.5, "freeze_d": -1, "compile": "maybe", "reconstruction_weight": -1.0,
 }
 
 

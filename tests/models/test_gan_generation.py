@@ -18,6 +18,7 @@ TINY_OPTIONS = {
     "dcgan": {"resolution": 32, "z_dim": 8, "width": 4},
     "cdcgan": {"resolution": 28, "z_dim": 8, "width": 8},
     "stylegan2-ada": {"resolution": 32, "z_dim": 8, "width": 2, "w_dim": 8, "ema_images": 20},
+    "fastgan": {"resolution": 64, "z_dim": 8, "width": 1, "ema_images": 20},
 }
 # The config fields that were top-level before architecture options.
 LEGACY_FLAT = ("resolution", "z_dim", "width", "lr", "beta1", "beta2", "real_label")

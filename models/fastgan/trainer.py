@@ -1,0 +1,143 @@
+"""FastGAN's training step: hinge losses, D's reconstruction loss on real images, discriminator augmentation
+(DiffAugment by default) on everything D sees, and an EMA generator for sampling.
+
+The paper's reconstruction loss is LPIPS, which needs downloaded VGG weights; here it is L1 on targets of at most
+128 px (the whole image area-downsampled to half size, a quadrant at native size up to 256 px). The loss is
+there to make D's features describe the image, and an 8x8 code can carry little beyond such low-resolution
+content anyway.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.augment import DiscriminatorAugment
+from models.fastgan.networks import Discriminator, Generator, quadrant, reconstruction_size
+
+if TYPE_CHECKING:
+    from models.architectures.fastgan import FastGANOptions
+    from models.config import GanConfig
+
+# The hinge margin is drawn uniformly from [1 - MARGIN_SPREAD, 1] per logit, as in the reference implementation.
+MARGIN_SPREAD = 0.2
+METRICS = ("loss_g", "loss_d", "d_real", "d_fake", "recon")
+T = TypeVar("T")
+
+
+def seeded(seed: int, build: Callable[[], T]) -> T:
+    """`build()` with the global RNG seeded (for spectral norm's vectors and the init); the caller's is restored."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+def _generator(config: GanConfig) -> Generator:
+    o = config.options
+    return Generator(o.z_dim, config.channels, o.resolution, o.width)
+
+
+def sampling_generator(config: GanConfig) -> Generator:
+    """G's network alone, initialised from config.seed as the trainer's, in eval mode on config.device."""
+    return seeded(config.seed, lambda: _generator(config)).to(config.device).eval()
+
+
+class FastGANTrainer:
+    """Unconditional: labels are ignored (one generator per class is models.architectures.per_class's)."""
+
+    def __init__(self, config: GanConfig) -> None:
+        o: FastGANOptions = config.options  # type: ignore[assignment]
+        self.device = torch.device(config.device)
+        self.z_dim = o.z_dim
+        self.reconstruction_weight = o.reconstruction_weight
+        self.size = reconstruction_size(o.resolution)
+        self.ema_beta = 0.5 ** (config.batch_size / o.ema_images)
+        self.generator, self.discriminator = seeded(config.seed, lambda: (
+            _generator(config), Discriminator(config.channels, o.resolution, o.width)))
+        self.generator.to(self.device)
+        self.discriminator.to(self.device)
+        self.g_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
+        betas = (o.beta1, o.beta2)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=o.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=o.lr, betas=betas)
+        self.augment = DiscriminatorAugment(o, self.device)
+
+    def train_step(self, real: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
+        n = real.shape[0]
+        z = torch.randn(n, self.z_dim, generator=generator, device=self.device)
+        fake = self.augment(self.generator(z, generator), generator)
+        real = self.augment(real, generator)
+        part = torch.randint(4, (n,), generator=generator, device=self.device)
+
+        real_logits, whole, piece = self.discriminator.with_reconstructions(real, part)
+        fake_logits = self.discriminator(fake.detach())
+        recon = (F.l1_loss(whole, F.interpolate(real, self.size, mode="area"))
+                 + F.l1_loss(piece, F.interpolate(quadrant(real, part), self.size, mode="area")))
+        loss_d = (F.relu(self._margin(real_logits, generator) - real_logits).mean()
+                  + F.relu(self._margin(fake_logits, generator) + fake_logits).mean()
+                  + self.reconstruction_weight * recon)
+        self._step(self.opt_d, loss_d)
+        self.augment.observe(real_logits)
+
+        self.discriminator.requires_grad_(False)  # D's weight gradients are not needed for G's step
+        loss_g = -self.discriminator(fake).mean()
+        self._step(self.opt_g, loss_g)
+        self.discriminator.requires_grad_(True)
+
+        self._update_ema()
+        self.augment.step(n)
+        with torch.no_grad():
+            values = torch.stack([loss_g, loss_d, torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean(),
+                                  recon])
+        metrics = dict(zip(METRICS, values.tolist()))  # one device sync for all metrics
+        metrics["augment_p"] = self.augment.p
+        return metrics
+
+    @staticmethod
+    def _margin(logits: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        return 1 - MARGIN_SPREAD * torch.rand(logits.shape, generator=rng, device=logits.device)
+
+    @staticmethod
+    def _step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        for p_ema, p in zip(self.g_ema.parameters(), self.generator.parameters()):
+            p_ema.lerp_(p, 1 - self.ema_beta)
+        for b_ema, b in zip(self.g_ema.buffers(), self.generator.buffers()):
+            b_ema.copy_(b)
+
+    def sampling_network(self) -> Generator:
+        return self.g_ema
+
+    def discriminator_state(self) -> dict[str, torch.Tensor]:
+        return self.discriminator.state_dict()
+
+    def _networks(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator, "g_ema": self.g_ema, "discriminator": self.discriminator}
+
+    def state_dict(self) -> dict:
+        return {**{key: net.state_dict() for key, net in self._networks().items()},
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "ada": self.augment.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for key, net in self._networks().items():
+            net.load_state_dict(state[key])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.augment.load_state_dict(state["ada"])
+
+    def load_pretrained(self, generator: dict[str, torch.Tensor], discriminator: dict[str, torch.Tensor] | None,
+                        keep_classes: bool) -> None:
+        """G and G_ema from `generator`, D from `discriminator` (fresh when None); no parameter depends on classes."""
+        self.generator.load_state_dict(generator)
+        self.g_ema.load_state_dict(generator)
+        if discriminator is not None:
+            self.discriminator.load_state_dict(discriminator)
