@@ -16,6 +16,7 @@ right third (the test set). Every figure is measured against references in the s
   picture scores near 0 even where off-manifold features spread widely).
 - NN ratio: distance of each generated image to its nearest training image, over the same for held-out
   images. Copies of the training set score near 0.
+- checkerboard and edge stripe: models/artefacts.py's scores (limits 0.1 and 0.2).
 - uplift: the augmentation report (small-cnn, real only vs real + `--synthetic` images per class, `--repeats`
   paired repeats) on the held-out test set: accuracy uplift with its 95% t interval and one-sided p.
 
@@ -42,13 +43,14 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from models.artefacts import checkerboard_score, edge_stripe_score  # noqa: E402
 from models.augmentation_report import ReportConfig, run_report  # noqa: E402
 from models.classification import ClassifierConfig, augment, train_classifier  # noqa: E402
 from models.classifiers import classifier_features  # noqa: E402
 from models.config import GanConfig  # noqa: E402
 from models.data import to_training_range, to_uint8  # noqa: E402
 from models.metrics.frechet import frechet_distance_from_features  # noqa: E402
-from models.monitor import Monitor  # noqa: E402
+from models.monitor import Monitor, Progress  # noqa: E402
 from models.snapshot import load_sampler  # noqa: E402
 from models.training import GanCallbacks, train_gan  # noqa: E402
 
@@ -125,7 +127,8 @@ def measure(features: Features, fake: torch.Tensor, fake_labels: torch.Tensor, d
     nn_held = torch.cdist(f_held, f_train).min(1).values.mean().item()
     return {"fd": float(fd), "fd_floor": float(floor), "fd_ratio": float(fd / floor),
             "diversity_ratio": float(diversity), "pixel_spread_ratio": float(pixel_spread),
-            "nn_ratio": nn_fake / nn_held}
+            "nn_ratio": nn_fake / nn_held, "checkerboard": checkerboard_score(fake),
+            "edge_stripe": edge_stripe_score(fake)}
 
 
 def pool_source(images: torch.Tensor, labels: torch.Tensor) -> Source:
@@ -137,6 +140,13 @@ def pool_source(images: torch.Tensor, labels: torch.Tensor) -> Source:
     return draw
 
 
+def _log_progress(architecture: str, started: float, progress: Progress) -> None:
+    if progress.step % 250 == 0:
+        losses = "  ".join(f"{k} {v:.3f}" for k, v in (progress.metrics or {}).items())
+        print(f"  {architecture} step {progress.step}/{progress.total} ({time.perf_counter() - started:.0f} s)  "
+              f"{losses}", flush=True)
+
+
 def train_generator(architecture: str, steps: int, options: dict, data: dict, classes: list[str],
                     out: Path) -> tuple[Source, float]:
     config = GanConfig(architecture=architecture, channels=1, class_names=classes, steps=steps,
@@ -144,7 +154,7 @@ def train_generator(architecture: str, steps: int, options: dict, data: dict, cl
     grids: list[tuple[int, bytes]] = []
     started = time.perf_counter()
     result = train_gan(config, *data["train"], GanCallbacks(lambda *_: None, lambda s, png: grids.append((s, png))),
-                       Monitor())
+                       Monitor(lambda p: _log_progress(architecture, started, p)))
     seconds = time.perf_counter() - started
     for step, png in grids:
         (out / f"{architecture}-step{step:05d}.png").write_bytes(png)
@@ -226,7 +236,8 @@ def main() -> None:
         results[name] = row
         print(f"{name:>14}: FD ratio {row['fd_ratio']:.2f}  diversity {row['diversity_ratio']:.2f}  "
               f"pixel spread {row['pixel_spread_ratio']:.2f}  "
-              f"NN {row['nn_ratio']:.2f}  uplift {row['uplift']:+.3f} [{row['uplift_ci95'][0]:+.3f}, "
+              f"NN {row['nn_ratio']:.2f}  checkerboard {row['checkerboard']:.3f}  "
+              f"edge {row['edge_stripe']:.2f}  uplift {row['uplift']:+.3f} [{row['uplift_ci95'][0]:+.3f}, "
               f"{row['uplift_ci95'][1]:+.3f}] p={row['p_value']:.3g}"
               + (f"  trained in {seconds:.0f} s" if seconds else ""), flush=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +43,9 @@ class Settings(BaseSettings):
     max_job_hours: float = Field(48.0, gt=0)
     presigned_url_seconds: int = 3600
     torch_threads: int = 0
+    train_device: Literal["cpu", "cuda"] = Field("cpu", description=(
+        "What the gpu-queue workers train on; train jobs take that device's defaults (models.architectures: "
+        "device_defaults) where a request leaves a setting out."))
     api_max_concurrency: int = Field(24, ge=1, description="Requests served at once per API process.")
     inception_weights_path: Path | None = None
 

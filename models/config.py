@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
@@ -114,6 +115,11 @@ class GanConfig(TrainSettings):
                 options.pop("real_label", None)
             data.pop("num_classes", None)
             data["options"] = {**options, **data.get("options", {})}
+        from models.architectures import get_architecture
+
+        with contextlib.suppress(KeyError):  # an unknown architecture is model_validate's to report
+            stored = get_architecture(data.get("architecture")).stored_defaults
+            data["options"] = {**stored, **data.get("options", {})}
         return cls.model_validate(data)
 
     def replace(self, **changes: Any) -> GanConfig:

@@ -10,6 +10,7 @@ import torchvision.utils
 from PIL import Image
 
 from models.architectures import GanTrainer, SamplingNetwork, get_architecture
+from models.augment import resolve_augment
 from models.checkpoint import CheckpointError, fitting, make_checkpoint, read_checkpoint
 from models.config import GanConfig
 from models.data import TrainingImages, to_training_range, to_uint8
@@ -42,6 +43,7 @@ class TrainResult:
     checkpoint: bytes  # the last training checkpoint
     snapshot: bytes  # the generator snapshot of the last step: what a model registers
     discriminator: bytes  # D's weights at the last step, kept beside the model for fine-tunes
+    config: GanConfig  # what was trained: the given config with augment "auto" decided for the data
 
 
 def train_gan(config: GanConfig, images: torch.Tensor | TrainingImages, labels: torch.Tensor,
@@ -61,6 +63,7 @@ def train_gan(config: GanConfig, images: torch.Tensor | TrainingImages, labels: 
     if resume_from is not None and pretrained is not None:
         raise ValueError("resume_from and pretrained are mutually exclusive")
     images = _check_data(config, images, labels)
+    config = _augment_for_data(config, len(labels))
     device = torch.device(config.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels
@@ -105,7 +108,7 @@ def train_gan(config: GanConfig, images: torch.Tensor | TrainingImages, labels: 
     snapshot = make_snapshot(config, step, trainer)
     if callbacks.evaluate and callbacks.eval_every:
         callbacks.evaluate(step, snapshot)
-    return TrainResult(step, saved[1], snapshot, discriminator_blob(trainer))
+    return TrainResult(step, saved[1], snapshot, discriminator_blob(trainer), config)
 
 
 def _sample(callbacks: GanCallbacks, step: int, grid: _SampleGrid, monitor: Monitor, total: int,
@@ -117,6 +120,15 @@ def _sample(callbacks: GanCallbacks, step: int, grid: _SampleGrid, monitor: Moni
     measured = dict(callbacks.measure(step, grid.network))
     monitor.report(step, total, "training", {**metrics, **measured})
     return measured
+
+
+def _augment_for_data(config: GanConfig, num_images: int) -> GanConfig:
+    """The config with augment="auto" decided for a training set of `num_images` (models.augment)."""
+    augment = getattr(config.options, "augment", None)
+    if augment != "auto":
+        return config
+    options = config.options.model_copy(update={"augment": resolve_augment(augment, num_images)})
+    return config.replace(options=options)
 
 
 def _resume(config: GanConfig, trainer: GanTrainer, loop_rng: torch.Generator, blob: bytes) -> int:

@@ -10,6 +10,7 @@ from core.kinds import all_kinds, get_kind
 from core.kinds.base import value_at
 from core.tables import Backbone, Batch, Dataset, Job, RegisteredModel
 from models.architectures import architecture_names, get_architecture
+from models.presets import PRESETS
 from tests.inprocess import add_row
 
 COLLECTIONS = {Dataset: "datasets", RegisteredModel: "models", Batch: "batches", Backbone: "backbones"}
@@ -79,6 +80,50 @@ def test_stored_params_hold_every_default_once(api, dataset, name):
     for field, info in get_architecture(name).Options.model_fields.items():
         assert params[field] == info.default, field
     assert get_kind("train").parse(params).architecture == name
+
+
+def test_a_preset_fills_what_the_request_leaves_out(api, dataset):
+    response = train(api, dataset_id=dataset.id, preset="neu-dcgan", steps=3)
+    assert response.status_code == 202, response.text
+    params = response.json()["params"]
+    recipe = PRESETS["neu-dcgan"]
+    assert params["architecture"] == recipe.architecture
+    assert {name: params[name] for name in recipe.values} == {**recipe.values, "steps": 3}  # the request wins
+    assert params["upsample"] == "transpose" and params["augment"] == "none"
+
+
+@pytest.fixture
+def cuda_training(monkeypatch):  # type: ignore[no-untyped-def]
+    from core.settings import get_settings
+
+    monkeypatch.setenv("DEFECTGEN_TRAIN_DEVICE", "cuda")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.delenv("DEFECTGEN_TRAIN_DEVICE")
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("name", [n for n in architecture_names() if get_architecture(n).device_defaults])
+def test_a_cuda_service_takes_the_cuda_defaults_where_the_request_gives_none(api, dataset, cuda_training, name):
+    cuda = get_architecture(name).device_defaults["cuda"]
+    params = train(api, dataset_id=dataset.id, architecture=name).json()["params"]
+    assert {field: params[field] for field in cuda} == cuda
+    given = train(api, dataset_id=dataset.id, architecture=name, steps=7).json()["params"]
+    assert given["steps"] == 7
+
+
+def test_a_cpu_service_takes_the_declared_defaults(api, dataset):
+    params = train(api, dataset_id=dataset.id).json()["params"]
+    options = get_architecture(params["architecture"]).Options
+    assert all(params[name] == info.default for name, info in options.model_fields.items())
+
+
+@pytest.mark.parametrize(("params", "loc"), [({"preset": "neu-dcgan", "architecture": "dcgan"}, "preset"),
+                                             ({"preset": "vqgan-paper"}, "preset")])
+def test_a_wrong_preset_is_a_422_naming_it(api, dataset, params, loc):
+    response = train(api, dataset_id=dataset.id, **params)
+    assert response.status_code == 422, response.text
+    assert [e["loc"][-1] for e in response.json()["errors"]] == [loc]
 
 
 def test_a_fine_tune_inherits_its_base_models_shape(api, dataset):

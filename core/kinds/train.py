@@ -13,6 +13,7 @@ from core.kinds.generate import check_generator
 from core.tables import Backbone, Dataset, RegisteredModel
 from models.architectures import architecture_names, get_architecture
 from models.config import GanConfig, TrainSettings
+from models.presets import PRESETS
 from models.training import fine_tune_differences
 
 DEFAULT_ARCHITECTURE = "cdcgan"
@@ -22,6 +23,9 @@ DEFAULT_CROP = "random"
 
 class TrainFields(Params):
     dataset_id: str
+    preset: Literal[tuple(PRESETS)] | None = Field(  # type: ignore[valid-type]
+        None, description="A named recipe whose architecture, options and settings apply where the request gives "
+                          "none: " + "; ".join(f"{name}: {p.description}" for name, p in PRESETS.items()))
     channels: Literal[1, 3] | None = Field(None, description="Default: 1 for a grayscale dataset, else 3; a "
                                                              "fine-tune's base model's.")
     base_model_id: str | None = Field(None, description="Fine-tune from this generator's weights. Same "
@@ -48,7 +52,10 @@ def _params_model(name: str) -> type[Params]:
 
 
 def _architecture_of(value: Any) -> str:
-    return value.get("architecture", DEFAULT_ARCHITECTURE) if isinstance(value, dict) else value.architecture
+    if not isinstance(value, dict):
+        return value.architecture
+    preset = PRESETS.get(value.get("preset"))  # type: ignore[arg-type]
+    return value.get("architecture", preset.architecture if preset else DEFAULT_ARCHITECTURE)
 
 
 PARAMS_MODELS = {name: _params_model(name) for name in architecture_names()}
@@ -80,6 +87,7 @@ class Train(JobKind):
         dataset = named["dataset_id"]
         classes = [c["name"] for c in dataset.classes]
         resolved = params.model_dump(mode="json")
+        resolved.update(_default_values(params, named.services["settings"].train_device))
         resolved["channels"] = params.channels or (1 if dataset.image_mode == "L" else 3)
         base = named.get("base_model_id")
         if base is not None:
@@ -99,6 +107,19 @@ class Train(JobKind):
             resolved["eval_backbone"] = resolve_backbone(named, params.eval_backbone, resolved["channels"],
                                                          len(classes), "eval_backbone")
         return resolved
+
+
+def _default_values(params: Any, device: str) -> dict[str, Any]:
+    """What the request leaves out and its preset, else the training device, gives a value other than the
+    declared default."""
+    values = dict(get_architecture(params.architecture).device_defaults.get(device, {}))
+    if params.preset is not None:
+        preset = PRESETS[params.preset]
+        if params.architecture != preset.architecture:
+            raise InvalidParam("preset", f"{params.preset} is a {preset.architecture} recipe, "
+                                         f"not {params.architecture}")
+        values.update(preset.values)
+    return {name: value for name, value in values.items() if name not in params.model_fields_set}
 
 
 def _inherited(base: RegisteredModel, params: Any) -> dict[str, Any]:

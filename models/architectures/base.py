@@ -77,6 +77,11 @@ class Architecture(ABC):
     # True where a one-class model has no class inputs at all, so it cannot be fine-tuned onto several classes
     # (or the reverse).
     one_class_is_unconditional: ClassVar[bool] = False
+    # Options and loop settings (models.config.TrainSettings) whose default differs on a device type from the
+    # declared one, which is the CPU's: {"cuda": {"width": 64, "steps": 20_000}}.
+    device_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+    # What a stored config that lacks an option meant: the values of options added after such models were trained.
+    stored_defaults: ClassVar[dict[str, Any]] = {}
     # Where a training checkpoint's trainer state keeps the sampling network's weights.
     sampler_state_key: ClassVar[str] = "generator"
     # True where G is fully convolutional and its samples are at the training images' native scale (e.g. SinGAN):

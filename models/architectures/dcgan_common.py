@@ -1,12 +1,20 @@
-"""DCGAN networks and trainer shared by "dcgan" and "cdcgan" (conditional when num_classes > 0)."""
+"""DCGAN networks and trainer shared by "dcgan" and "cdcgan" (conditional when num_classes > 0).
+
+The defaults are the few-shot recipe, each part chosen on benchmarks/quality.py (photographs, 10-30 images per
+class): resize-convolutions in G (transposed convolutions leave checkerboards), a discriminator that cannot
+simply memorise (spectral normalisation, a minibatch standard-deviation feature, hinge loss) and DiffAugment on
+everything D sees. `stored_defaults` (and the "neu-dcgan" preset) keep the original DCGAN recipe: transposed
+convolutions, batch-normalised D, BCE, no augmentation.
+"""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 from models.architectures.base import (
     Architecture,
@@ -17,6 +25,7 @@ from models.architectures.base import (
     learning_rate,
     network_width,
 )
+from models.augment import AugmentOptions, DiscriminatorAugment
 
 if TYPE_CHECKING:
     from models.config import GanConfig
@@ -25,19 +34,38 @@ EMBED_DIM = 50
 METRICS = ("loss_g", "loss_d", "d_real", "d_fake")
 
 
-class DCGANOptions(ArchitectureOptions):
+class DCGANOptions(AugmentOptions, ArchitectureOptions):
     resolution: Literal[28, 32, 64, 128] = 64
     z_dim: int = latent_size(100)
-    width: int = network_width(64)
+    width: int = network_width(32)
     lr: float = learning_rate(2e-4)
     beta1: float = adam_beta(0.5, 1)
     beta2: float = adam_beta(0.999, 2)
-    real_label: float = Field(1.0, gt=0, le=1, description="Target for real images; below 1 is one-sided label "
-                                                            "smoothing.")
+    real_label: float = Field(1.0, gt=0, le=1, description="BCE target for real images; below 1 is one-sided "
+                                                            "label smoothing (the hinge loss ignores it).")
+    upsample: Literal["resize", "transpose"] = Field(
+        "resize", description="G's 2x upsampling: nearest-neighbour resize then a 3x3 convolution, or a 4x4 "
+                              "transposed convolution (the original DCGAN; leaves checkerboard artefacts).")
+    d_norm: Literal["spectral", "batch"] = Field(
+        "spectral", description="D's normalisation: spectral normalisation of every layer, or batch norm.")
+    minibatch_std: bool = Field(True, description="Give D the standard deviation across the minibatch as a feature "
+                                                  "map, so that a G whose images are all alike is easy to spot.")
+    loss: Literal["hinge", "bce"] = Field("hinge", description="Adversarial loss.")
+    r1_gamma: float = Field(0.0, ge=0, allow_inf_nan=False, description="R1 penalty weight on real images; 0 = off.")
+
+
+# The original recipe, which every stored DCGAN config without these options was trained with.
+ORIGINAL_RECIPE: dict[str, Any] = {"upsample": "transpose", "d_norm": "batch", "minibatch_std": False,
+                                   "loss": "bce", "augment": "none", "r1_gamma": 0.0}
 
 
 class DCGANBase(Architecture):
     Options = DCGANOptions
+    stored_defaults: ClassVar[dict[str, Any]] = ORIGINAL_RECIPE
+    shape_options = ("resolution", "z_dim", "width", "upsample", "d_norm", "minibatch_std")
+    # The declared width fits the CPU's budget (benchmarks/quality.py); a GPU affords the original width and
+    # more steps (an estimate: no GPU run has measured it yet).
+    device_defaults: ClassVar[dict[str, dict[str, Any]]] = {"cuda": {"width": 64, "steps": 10_000}}
 
     def make_trainer(self, config: GanConfig) -> DCGANTrainer:
         return DCGANTrainer(config, conditional=self.conditional)
@@ -50,7 +78,8 @@ class DCGANBase(Architecture):
 
 def _generator(config: GanConfig, conditional: bool) -> Generator:
     o = config.options
-    return Generator(o.z_dim, config.channels, o.resolution, o.width, config.num_classes if conditional else 0)
+    return Generator(o.z_dim, config.channels, o.resolution, o.width, config.num_classes if conditional else 0,
+                     o.upsample)
 
 
 def _layout(resolution: int) -> tuple[int, int]:
@@ -62,8 +91,18 @@ def _layout(resolution: int) -> tuple[int, int]:
     return start, stages
 
 
+def _upsample(in_ch: int, out_ch: int, how: str) -> nn.Module:
+    if how == "transpose":
+        return nn.ConvTranspose2d(in_ch, out_ch, 4, 2, 1, bias=False)
+    # Every output pixel sees the same number of input pixels, unlike a stride-2 transposed convolution; reflected
+    # rather than zero padding leaves no stripe along the borders.
+    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
+                         nn.Conv2d(in_ch, out_ch, 3, 1, 1, bias=False, padding_mode="reflect"))
+
+
 class Generator(nn.Module):
-    def __init__(self, z_dim: int, channels: int, resolution: int, width: int, num_classes: int = 0) -> None:
+    def __init__(self, z_dim: int, channels: int, resolution: int, width: int, num_classes: int = 0,
+                 upsample: str = "transpose") -> None:
         super().__init__()
         start, stages = _layout(resolution)
         self.embed = nn.Embedding(num_classes, EMBED_DIM) if num_classes else None
@@ -72,9 +111,9 @@ class Generator(nn.Module):
             nn.ConvTranspose2d(z_dim + (EMBED_DIM if num_classes else 0), ch, start, 1, 0, bias=False),
             nn.BatchNorm2d(ch), nn.ReLU(True)]
         for _ in range(stages - 1):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            layers += [_upsample(ch, ch // 2, upsample), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
             ch //= 2
-        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        layers += [_upsample(ch, channels, upsample), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -87,20 +126,39 @@ class Generator(nn.Module):
         return eval_samples(self, lambda: self(z * truncation_psi, labels if self.embed is not None else None))
 
 
+class MinibatchStd(nn.Module):
+    """Appends the mean standard deviation across the minibatch (over groups of up to 4) as one feature map."""
+
+    group = 4
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        g = next(size for size in range(min(self.group, n), 0, -1) if n % size == 0)
+        std = x.view(g, -1, c, h, w).var(0, unbiased=False).add(1e-8).sqrt().mean((1, 2, 3))  # [n/g]
+        return torch.cat([x, std.repeat(g)[:, None, None, None].expand(n, 1, h, w)], 1)
+
+
 class Discriminator(nn.Module):
-    def __init__(self, channels: int, resolution: int, width: int, num_classes: int = 0) -> None:
+    def __init__(self, channels: int, resolution: int, width: int, num_classes: int = 0, norm: str = "batch",
+                 minibatch_std: bool = False) -> None:
         super().__init__()
         start, stages = _layout(resolution)
         self.resolution = resolution
+        sn = spectral_norm if norm == "spectral" else (lambda m: m)
         # Conditional: each class owns a learned one-channel RxR map stacked onto the image.
         self.embed = nn.Embedding(num_classes, resolution * resolution) if num_classes else None
         ch = width
         layers: list[nn.Module] = [
-            nn.Conv2d(channels + (1 if num_classes else 0), ch, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+            sn(nn.Conv2d(channels + (1 if num_classes else 0), ch, 4, 2, 1, bias=False)), nn.LeakyReLU(0.2, True)]
         for _ in range(stages - 1):
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
+            layers.append(sn(nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False)))
+            if norm == "batch":
+                layers.append(nn.BatchNorm2d(ch * 2))
+            layers.append(nn.LeakyReLU(0.2, True))
             ch *= 2
-        layers.append(nn.Conv2d(ch, 1, start, 1, 0, bias=False))
+        if minibatch_std:
+            layers.append(MinibatchStd())
+        layers.append(sn(nn.Conv2d(ch + (1 if minibatch_std else 0), 1, start, 1, 0, bias=False)))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -113,7 +171,8 @@ def init_weights(module: nn.Module, generator: torch.Generator) -> None:
     """DCGAN initialisation: N(0, 0.02) convolutions, N(1, 0.02) batch-norm scales, N(0, 1) embeddings."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(m.weight, 0.0, 0.02, generator=generator)
+            weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
+            nn.init.normal_(weight, 0.0, 0.02, generator=generator)
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.normal_(m.weight, 1.0, 0.02, generator=generator)
             nn.init.zeros_(m.bias)
@@ -122,44 +181,63 @@ def init_weights(module: nn.Module, generator: torch.Generator) -> None:
 
 
 class DCGANTrainer:
-    """Alternating D/G updates with BCE-with-logits and Adam; real targets are options.real_label."""
+    """Alternating D/G updates with Adam; hinge or BCE-with-logits (real targets options.real_label)."""
 
     def __init__(self, config: GanConfig, conditional: bool) -> None:
-        o = config.options
+        o: DCGANOptions = config.options  # type: ignore[assignment]
+        self.options = o
         self.conditional = conditional
         self.z_dim = o.z_dim
-        self.real_label = o.real_label
         # Weights come from config.seed alone; the caller's global RNG is left as it was.
         with torch.random.fork_rng(devices=[]):
             self.generator = _generator(config, conditional)
             self.discriminator = Discriminator(config.channels, o.resolution, o.width,
-                                               config.num_classes if conditional else 0)
+                                               config.num_classes if conditional else 0, o.d_norm, o.minibatch_std)
         init_rng = torch.Generator().manual_seed(config.seed)
         init_weights(self.generator, init_rng)
         init_weights(self.discriminator, init_rng)
         self.generator.to(config.device)
         self.discriminator.to(config.device)
+        self.augment = DiscriminatorAugment(o, config.device)
         betas = (o.beta1, o.beta2)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=o.lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=o.lr, betas=betas)
+
+    def _d_losses(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+        if self.options.loss == "hinge":
+            return F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+        return (F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, self.options.real_label))
+                + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+
+    def _g_loss(self, d_gen: torch.Tensor) -> torch.Tensor:
+        if self.options.loss == "hinge":
+            return -d_gen.mean()
+        return F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
 
     def train_step(self, real: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
         cond = labels if self.conditional else None
         z = torch.randn(real.shape[0], self.z_dim, device=real.device, generator=generator)
         fake = self.generator(z, cond)
 
-        d_real = self.discriminator(real, cond)
-        d_fake = self.discriminator(fake.detach(), cond)
-        loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, self.real_label))
-                  + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+        real_seen = self.augment(real, generator)
+        if self.options.r1_gamma > 0:
+            real_seen = real_seen.detach().requires_grad_(True)
+        d_real = self.discriminator(real_seen, cond)
+        d_fake = self.discriminator(self.augment(fake.detach(), generator), cond)
+        loss_d = self._d_losses(d_real, d_fake)
+        if self.options.r1_gamma > 0:
+            (grads,) = torch.autograd.grad(d_real.sum(), real_seen, create_graph=True)
+            loss_d = loss_d + self.options.r1_gamma / 2 * grads.square().sum((1, 2, 3)).mean()
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
+        self.augment.observe(d_real)
+        self.augment.step(real.shape[0])
 
         # D's weight gradients are not needed for the G update; skipping them saves a third of D's backward.
         self.discriminator.requires_grad_(False)
-        d_gen = self.discriminator(fake, cond)
-        loss_g = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
+        d_gen = self.discriminator(self.augment(fake, generator), cond)
+        loss_g = self._g_loss(d_gen)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
@@ -167,7 +245,10 @@ class DCGANTrainer:
 
         with torch.no_grad():
             values = torch.stack([loss_g, loss_d, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean()])
-        return dict(zip(METRICS, values.tolist()))  # one device sync for all metrics
+        metrics = dict(zip(METRICS, values.tolist()))  # one device sync for all metrics
+        if self.augment.kind == "ada":
+            metrics["augment_p"] = self.augment.p
+        return metrics
 
     def sampling_network(self) -> Generator:
         return self.generator
@@ -177,13 +258,15 @@ class DCGANTrainer:
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict()}
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "augment": self.augment.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.generator.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
+        self.augment.load_state_dict(state.get("augment"))
 
     def load_pretrained(self, generator: dict[str, torch.Tensor], discriminator: dict[str, torch.Tensor] | None,
                         keep_classes: bool) -> None:

@@ -14,15 +14,26 @@ from pydantic import BaseModel, ConfigDict, Field
 from models.augment.ada import AdaController, ada_augment
 from models.augment.diffaugment import diff_augment
 
-AugmentKind = Literal["ada", "diffaugment", "none"]
+AugmentKind = Literal["auto", "ada", "diffaugment", "none"]
+# "auto" augments a training set of fewer images than this: DiffAugment. In the ADA paper (Karras et al. 2020,
+# Fig. 1) FFHQ subsets of 2k-50k images overfit without augmentation within the first few million images shown,
+# which a few thousand steps here reach; this service's datasets (10-300 images per class) are all far below.
+SMALL_DATASET_IMAGES = 20_000
+
+
+def resolve_augment(kind: str, num_images: int) -> str:
+    if kind != "auto":
+        return kind
+    return "diffaugment" if num_images < SMALL_DATASET_IMAGES else "none"
 
 
 class AugmentOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    augment: AugmentKind = Field("diffaugment", description=(
+    augment: AugmentKind = Field("auto", description=(
         "Discriminator augmentation: DiffAugment (colour, translation, cutout, always applied), ADA (applied "
-        "with a probability p that adapts to D's overfitting) or none."))
+        "with a probability p that adapts to D's overfitting) or none; auto: DiffAugment for a training set "
+        f"of fewer than {SMALL_DATASET_IMAGES:,} images, else none."))
     ada_target: float = Field(0.6, gt=0, lt=1, description="ADA's overfitting target r_t.")
     ada_images: int = Field(500_000, ge=1, description="Images for ADA's p to go from 0 to 1.")
     ada_interval: int = Field(4, ge=1, description="Minibatches between updates of ADA's p.")
@@ -32,7 +43,8 @@ class DiscriminatorAugment:
     """Augments what D sees; with ADA, `observe` D's logits on real images and `step` once per minibatch."""
 
     def __init__(self, options: AugmentOptions, device: torch.device | str) -> None:
-        self.kind = options.augment
+        # train_gan resolves "auto" for its training set; a trainer built without one is taken to have small data.
+        self.kind = "diffaugment" if options.augment == "auto" else options.augment
         self.interval = options.ada_interval
         self.ada = AdaController(options.ada_target, options.ada_images, device) if self.kind == "ada" else None
         self._minibatches = 0

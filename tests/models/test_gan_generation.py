@@ -68,7 +68,8 @@ def test_a_snapshot_holds_the_sampling_network_alone(trained, architecture):
     tree = unpack_state(trained[architecture].snapshot)
     assert set(tree) == {"format", "config", "step", "generator"}
     assert (tree["format"], tree["step"], tree["config"]) == ("defectgen-generator/1", 3,
-                                                             make_config(architecture).to_dict())
+                                                             trained[architecture].config.to_dict())
+    assert trained[architecture].config.options.augment != "auto"
     sampler = get_architecture(architecture).make_sampler(make_config(architecture))
     assert tree["generator"].keys() == sampler.state_dict().keys()
     assert not any(word in key for key in tree["generator"] for word in ("opt", "discriminator", "exp_avg"))
@@ -87,7 +88,8 @@ def test_a_snapshot_generates_what_the_legacy_checkpoint_of_the_same_trainer_doe
         expected = load_sampler(legacy).generate(labels, seeds, psi)
         assert torch.equal(load_sampler(trained[architecture].snapshot).generate(labels, seeds, psi), expected)
     info = model_info(legacy)
-    assert (info["format"], info["step"], info["config"]) == ("defectgen-gan/1", 3, make_config(architecture).to_dict())
+    assert (info["format"], info["step"], info["config"]) == ("defectgen-gan/1", 3,
+                                                             trained[architecture].config.to_dict())
 
 
 def test_a_legacy_checkpoint_gives_both_networks_for_fine_tuning(trained):
@@ -143,7 +145,8 @@ def test_generate_rejects_bad_arguments(blob):
 
 
 def test_model_info(trained, blob):
-    assert model_info(blob) == {"format": "defectgen-generator/1", "step": 3, "config": make_config().to_dict()}
+    assert model_info(blob) == {"format": "defectgen-generator/1", "step": 3,
+                                "config": trained["cdcgan"].config.to_dict()}
     assert model_info(trained["cdcgan"].checkpoint)["format"] == "defectgen-gan/1"
 
 

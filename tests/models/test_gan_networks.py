@@ -106,7 +106,7 @@ def test_discriminator_real_targets(monkeypatch, architecture, options, expected
         return bce(logits, target, *args, **kwargs)
 
     monkeypatch.setattr(dcgan_common.F, "binary_cross_entropy_with_logits", spy)
-    trainer = make_trainer(architecture, 28, 1, **options)
+    trainer = make_trainer(architecture, 28, 1, loss="bce", augment="none", **options)
     trainer.train_step(torch.zeros(4, 1, 28, 28), torch.tensor([0, 1, 2, 0]), torch.Generator().manual_seed(0))
     real_targets, fake_targets, generator_targets = targets
     assert torch.allclose(real_targets, torch.full((4,), expected))

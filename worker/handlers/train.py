@@ -136,7 +136,7 @@ def handle(ctx: JobContext) -> Outcome:
     store.put_bytes(model_key(model_id), snapshot)
     model = RegisteredModel(
         id=model_id, workspace_id=ctx.workspace_id, kind="generator", architecture=config.architecture,
-        dataset_id=dataset.id, config=config.to_dict(),
+        dataset_id=dataset.id, config=result.config.to_dict(),
         job_id=ctx.job_id, classes=classes, resolution=config.resolution, channels=config.channels,
         step=step, metrics=metrics, flags=flags, object_key=model_key(model_id), size_bytes=len(snapshot),
     )
