@@ -23,8 +23,12 @@ right third (the test set). Every figure is measured against references in the s
 References: "oracle" (unseen real patches: the ceiling), "noise" (uniform noise: the floor) and "classical"
 (flips, rotations and crops of the train patches; its uplift is the report's real+aug setting).
 
+Scale: with --train-size above 64 (say 128) the generator trains on larger patches, with --crop random (64 px
+crops at native scale) or resize (the whole patch downscaled to 64); everything else sees the same pixels as 64 px
+tiles, and the held-out patches are 64 px at native scale, the scale a factory's classifier works at.
+
 Run: .venv/bin/python benchmarks/quality.py [--architectures cdcgan stylegan2-ada] [--steps 2000]
-     [--options '{"stylegan2-ada": {"width": 16}}'] [--out DIR]
+     [--options '{"stylegan2-ada": {"width": 16}}'] [--train-size 128 --crop resize] [--threads 1] [--out DIR]
 """
 from __future__ import annotations
 
@@ -67,23 +71,37 @@ def photographs() -> dict[str, np.ndarray]:
     return {name: np.asarray(Image.fromarray(load()).convert("L")) for name, load in loaders.items()}
 
 
-def patches(photo: np.ndarray, region: tuple[float, float], count: int, rng: np.random.Generator) -> torch.Tensor:
+def patches(photo: np.ndarray, region: tuple[float, float], count: int, rng: np.random.Generator,
+            size: int = SIZE) -> torch.Tensor:
     """Random native-resolution crops whose columns lie inside the region (a fraction of the width)."""
     height, width = photo.shape
-    low, high = int(region[0] * width), int(region[1] * width) - SIZE
-    tops = rng.integers(0, height - SIZE + 1, count)
+    low, high = int(region[0] * width), int(region[1] * width) - size
+    tops = rng.integers(0, height - size + 1, count)
     lefts = rng.integers(low, high + 1, count)
-    crops = np.stack([photo[t:t + SIZE, x:x + SIZE] for t, x in zip(tops, lefts)])
+    crops = np.stack([photo[t:t + size, x:x + size] for t, x in zip(tops, lefts)])
     return torch.from_numpy(crops)[:, None].contiguous()
 
 
-def split(photos: dict[str, np.ndarray], counts: dict[str, int], seed: int) -> dict[str, tuple[torch.Tensor, ...]]:
+def tiles(images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each image cut into non-overlapping SIZE x SIZE tiles: native-scale patches of larger training images."""
+    per_side = images.shape[-1] // SIZE
+    cut = images.unfold(2, SIZE, SIZE).unfold(3, SIZE, SIZE)  # [N, 1, per_side, per_side, SIZE, SIZE]
+    out = cut.permute(0, 2, 3, 1, 4, 5).reshape(-1, 1, SIZE, SIZE).contiguous()
+    return out, labels.repeat_interleave(per_side * per_side)
+
+
+def split(photos: dict[str, np.ndarray], counts: dict[str, int], seed: int,
+          train_size: int = SIZE) -> dict[str, tuple[torch.Tensor, ...]]:
+    """train: what the generator trains on (train_size patches); train_tiles: the same pixels as SIZE tiles, what
+    the features, the floor and the report's real-only classifier use; oracle and held_out: SIZE patches."""
     rng = np.random.default_rng(seed)
     out = {}
     for part, region in REGIONS.items():
-        images = [patches(photo, region, counts[part], rng) for photo in photos.values()]
+        size = train_size if part == "train" else SIZE
+        images = [patches(photo, region, counts[part], rng, size) for photo in photos.values()]
         labels = torch.arange(len(photos)).repeat_interleave(counts[part])
         out[part] = (torch.cat(images), labels)
+    out["train_tiles"] = tiles(*out["train"])
     return out
 
 
@@ -102,7 +120,7 @@ class Features:
 
 
 def measure(features: Features, fake: torch.Tensor, fake_labels: torch.Tensor, data: dict, seed: int) -> dict:
-    train = data["train"][0]
+    train = data["train_tiles"][0]
     held, held_labels = data["held_out"]
     f_fake, f_train, f_held = features(fake), features(train), features(held)
     rng = torch.Generator().manual_seed(seed)
@@ -147,9 +165,9 @@ def _log_progress(architecture: str, started: float, progress: Progress) -> None
               f"{losses}", flush=True)
 
 
-def train_generator(architecture: str, steps: int, options: dict, data: dict, classes: list[str],
+def train_generator(architecture: str, steps: int, options: dict, crop: str, data: dict, classes: list[str],
                     out: Path) -> tuple[Source, float]:
-    config = GanConfig(architecture=architecture, channels=1, class_names=classes, steps=steps,
+    config = GanConfig(architecture=architecture, channels=1, class_names=classes, steps=steps, crop=crop,
                        sample_every=max(steps // 4, 1), checkpoint_every=steps, options={"resolution": SIZE, **options})
     grids: list[tuple[int, bytes]] = []
     started = time.perf_counter()
@@ -172,7 +190,7 @@ def report(data: dict, classes: list[str], source: Source, synthetic: int, repea
                                                       resolution=SIZE, epochs=10),
                           synthetic_per_class=[0, synthetic], classical_augmentation=classical, repeats=repeats,
                           gradcam_samples=0)
-    summary = run_report(config, data["train"], data["held_out"], source).summary
+    summary = run_report(config, data["train_tiles"], data["held_out"], source).summary
     key = "real+aug" if classical else f"real+{synthetic}"
     setting = next(s for s in summary["settings"] if s["key"] == key)
     baseline = next(s for s in summary["settings"] if s["key"] == summary["baseline"])
@@ -195,11 +213,14 @@ def main() -> None:
     parser.add_argument("--architectures", nargs="*", default=["cdcgan"])
     parser.add_argument("--steps", type=int, default=2000, help="training steps (TrainSettings' default)")
     parser.add_argument("--options", type=json.loads, default={}, help="per-architecture options, as JSON")
-    parser.add_argument("--train", type=int, default=20, help="training patches per class")
+    parser.add_argument("--train", type=int, default=10, help="training patches per class")
+    parser.add_argument("--train-size", type=int, default=SIZE,
+                        help="side of the training patches; above 64 the generator trains on them with --crop")
+    parser.add_argument("--crop", default="random", choices=["random", "resize"])
     parser.add_argument("--held-out", type=int, default=200, help="test patches per class")
     parser.add_argument("--generated", type=int, default=200, help="generated images per class to measure")
     parser.add_argument("--synthetic", type=int, default=100, help="synthetic images per class in the report")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5, help="augmentation report repeats; 0 skips the report")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("benchmark-quality"))
@@ -209,9 +230,10 @@ def main() -> None:
 
     photos = photographs()
     classes = list(photos)
-    data = split(photos, {"train": args.train, "oracle": args.generated, "held_out": args.held_out}, args.seed)
-    features = Features(*data["train"], classes)
-    train_images, train_labels = data["train"]
+    data = split(photos, {"train": args.train, "oracle": args.generated, "held_out": args.held_out}, args.seed,
+                 args.train_size)
+    features = Features(*data["train_tiles"], classes)
+    train_images, train_labels = data["train_tiles"]
     rng = torch.Generator().manual_seed(args.seed)
     augmented_idx = torch.randint(len(train_images), (args.generated * len(classes),), generator=rng)
     classical = to_uint8(augment(to_training_range(train_images[augmented_idx]), rng))
@@ -223,7 +245,7 @@ def main() -> None:
     }
     for architecture in args.architectures:
         sources[architecture] = train_generator(architecture, args.steps, args.options.get(architecture, {}),
-                                                data, classes, args.out)
+                                                args.crop, data, classes, args.out)
 
     results = {}
     for name, (source, seconds) in sources.items():
@@ -231,14 +253,17 @@ def main() -> None:
         fake_labels = torch.arange(len(classes)).repeat_interleave(args.generated)
         (args.out / f"{name}-samples.png").write_bytes(grid_png(fake, fake_labels))
         row = measure(features, fake, fake_labels, data, args.seed)
-        row.update(report(data, classes, source, args.synthetic, args.repeats, classical=name == "classical"))
+        if args.repeats:
+            row.update(report(data, classes, source, args.synthetic, args.repeats, classical=name == "classical"))
         row["train_seconds"] = seconds
         results[name] = row
         print(f"{name:>14}: FD ratio {row['fd_ratio']:.2f}  diversity {row['diversity_ratio']:.2f}  "
               f"pixel spread {row['pixel_spread_ratio']:.2f}  "
               f"NN {row['nn_ratio']:.2f}  checkerboard {row['checkerboard']:.3f}  "
-              f"edge {row['edge_stripe']:.2f}  uplift {row['uplift']:+.3f} [{row['uplift_ci95'][0]:+.3f}, "
-              f"{row['uplift_ci95'][1]:+.3f}] p={row['p_value']:.3g}"
+              f"edge {row['edge_stripe']:.2f}"
+              + (f"  baseline {row['baseline_accuracy']:.3f}  uplift {row['uplift']:+.3f} "
+                 f"[{row['uplift_ci95'][0]:+.3f}, {row['uplift_ci95'][1]:+.3f}] p={row['p_value']:.3g}"
+                 if args.repeats else "")
               + (f"  trained in {seconds:.0f} s" if seconds else ""), flush=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2))
 

@@ -52,6 +52,10 @@ class DCGANOptions(AugmentOptions, ArchitectureOptions):
                                                   "map, so that a G whose images are all alike is easy to spot.")
     loss: Literal["hinge", "bce"] = Field("hinge", description="Adversarial loss.")
     r1_gamma: float = Field(0.0, ge=0, allow_inf_nan=False, description="R1 penalty weight on real images; 0 = off.")
+    mode_seeking: float = Field(
+        0.0, ge=0, le=100, allow_inf_nan=False,
+        description="Weight of the mode-seeking term (Mao et al. 2019, MSGAN): G is penalised by the inverse of "
+                    "how far apart two images of one class are for how far apart their z are; 0 = off.")
 
 
 # The original recipe, which every stored DCGAN config without these options was trained with.
@@ -127,15 +131,24 @@ class Generator(nn.Module):
 
 
 class MinibatchStd(nn.Module):
-    """Appends the mean standard deviation across the minibatch (over groups of up to 4) as one feature map."""
+    """Appends the mean standard deviation across the minibatch as one feature map: over groups of up to 4, or,
+    given labels, over the images of each one's class. Class by class, because a conditional G that ignores z
+    gives each class one picture while a mixed minibatch still varies from class to class."""
 
     group = 4
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         n, c, h, w = x.shape
-        g = next(size for size in range(min(self.group, n), 0, -1) if n % size == 0)
-        std = x.view(g, -1, c, h, w).var(0, unbiased=False).add(1e-8).sqrt().mean((1, 2, 3))  # [n/g]
-        return torch.cat([x, std.repeat(g)[:, None, None, None].expand(n, 1, h, w)], 1)
+        if labels is None:
+            g = next(size for size in range(min(self.group, n), 0, -1) if n % size == 0)
+            std = x.view(g, -1, c, h, w).var(0, unbiased=False).add(1e-8).sqrt().mean((1, 2, 3)).repeat(g)
+        else:
+            members = F.one_hot(labels, int(labels.max()) + 1).to(x.dtype)  # [n, K]
+            counts = members.sum(0).clamp_min(1)[:, None, None, None]
+            mean = torch.einsum("nk,nchw->kchw", members, x) / counts
+            square = torch.einsum("nk,nchw->kchw", members, x * x) / counts
+            std = (square - mean * mean).clamp_min(0).add(1e-8).sqrt().mean((1, 2, 3))[labels]
+        return torch.cat([x, std[:, None, None, None].expand(n, 1, h, w)], 1)
 
 
 class Discriminator(nn.Module):
@@ -156,15 +169,28 @@ class Discriminator(nn.Module):
                 layers.append(nn.BatchNorm2d(ch * 2))
             layers.append(nn.LeakyReLU(0.2, True))
             ch *= 2
-        if minibatch_std:
-            layers.append(MinibatchStd())
-        layers.append(sn(nn.Conv2d(ch + (1 if minibatch_std else 0), 1, start, 1, 0, bias=False)))
-        self.net = nn.Sequential(*layers)
+        head = sn(nn.Conv2d(ch + (1 if minibatch_std else 0), 1, start, 1, 0, bias=False))
+        # Without the minibatch feature the head stays the last layer of `net`: the original layout, which the
+        # discriminators kept beside older models have.
+        self.net = nn.Sequential(*layers) if minibatch_std else nn.Sequential(*layers, head)
+        self.minibatch_std = MinibatchStd() if minibatch_std else None
+        self.head = head if minibatch_std else None
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if self.embed is not None:
             x = torch.cat([x, self.embed(labels).view(-1, 1, self.resolution, self.resolution)], 1)
-        return self.net(x).view(-1)
+        x = self.net(x)
+        if self.minibatch_std is not None:
+            x = self.head(self.minibatch_std(x, labels if self.embed is not None else None))
+        return x.view(-1)
+
+
+def _mode_seeking(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """1 / (mean |G(z_i) - G(z_j)| / mean |z_i - z_j|) over the pairs (i, i + n//2): large when G ignores z."""
+    half = fake.shape[0] // 2
+    images = (fake[:half] - fake[half:2 * half]).abs().mean((1, 2, 3))
+    noise = (z[:half] - z[half:2 * half]).abs().mean(1)
+    return 1 / ((images / noise).mean() + 1e-5)
 
 
 def init_weights(module: nn.Module, generator: torch.Generator) -> None:
@@ -215,15 +241,19 @@ class DCGANTrainer:
         return F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
 
     def train_step(self, real: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
-        cond = labels if self.conditional else None
-        z = torch.randn(real.shape[0], self.z_dim, device=real.device, generator=generator)
-        fake = self.generator(z, cond)
+        n = real.shape[0]
+        fake_labels = labels
+        if self.options.mode_seeking > 0 and n >= 2:
+            fake_labels = torch.cat([labels[:n // 2], labels[:n - n // 2]])  # image i and i + n//2 share a class
+        cond, fake_cond = (labels, fake_labels) if self.conditional else (None, None)
+        z = torch.randn(n, self.z_dim, device=real.device, generator=generator)
+        fake = self.generator(z, fake_cond)
 
         real_seen = self.augment(real, generator)
         if self.options.r1_gamma > 0:
             real_seen = real_seen.detach().requires_grad_(True)
         d_real = self.discriminator(real_seen, cond)
-        d_fake = self.discriminator(self.augment(fake.detach(), generator), cond)
+        d_fake = self.discriminator(self.augment(fake.detach(), generator), fake_cond)
         loss_d = self._d_losses(d_real, d_fake)
         if self.options.r1_gamma > 0:
             (grads,) = torch.autograd.grad(d_real.sum(), real_seen, create_graph=True)
@@ -236,8 +266,10 @@ class DCGANTrainer:
 
         # D's weight gradients are not needed for the G update; skipping them saves a third of D's backward.
         self.discriminator.requires_grad_(False)
-        d_gen = self.discriminator(self.augment(fake, generator), cond)
+        d_gen = self.discriminator(self.augment(fake, generator), fake_cond)
         loss_g = self._g_loss(d_gen)
+        if self.options.mode_seeking > 0 and n >= 2:
+            loss_g = loss_g + self.options.mode_seeking * _mode_seeking(fake, z)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()

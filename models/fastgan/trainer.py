@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.augment import DiscriminatorAugment
+from models.ema import update_ema
 from models.fastgan.networks import Discriminator, Generator, quadrant, reconstruction_size
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ class FastGANTrainer:
         self._step(self.opt_g, loss_g)
         self.discriminator.requires_grad_(True)
 
-        self._update_ema()
+        update_ema(self.g_ema, self.generator, self.ema_beta)
         self.augment.step(n)
         with torch.no_grad():
             values = torch.stack([loss_g, loss_d, torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean(),
@@ -106,13 +107,6 @@ class FastGANTrainer:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-
-    @torch.no_grad()
-    def _update_ema(self) -> None:
-        for p_ema, p in zip(self.g_ema.parameters(), self.generator.parameters()):
-            p_ema.lerp_(p, 1 - self.ema_beta)
-        for b_ema, b in zip(self.g_ema.buffers(), self.generator.buffers()):
-            b_ema.copy_(b)
 
     def sampling_network(self) -> Generator:
         return self.g_ema

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.augment import DiscriminatorAugment
+from models.ema import update_ema
 from models.stylegan2.networks import Discriminator, Generator
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ class StyleGAN2Trainer:
         if self.r1_gamma > 0 and self.minibatch % o.r1_interval == 0:
             self._r1_step(real, labels, generator)
 
-        self._update_ema()
+        update_ema(self.g_ema, self.generator, self.ema_beta)
         self.cur_nimg += n
         self.minibatch += 1
         self.augment.step(n)
@@ -176,13 +177,6 @@ class StyleGAN2Trainer:
         penalty = grads.float().square().sum((1, 2, 3)).mean()
         self._step(self.opt_d, penalty * (self.r1_gamma / 2) * self.options.r1_interval)
         self.last_r1 = penalty.detach()
-
-    @torch.no_grad()
-    def _update_ema(self) -> None:
-        for p_ema, p in zip(self.g_ema.parameters(), self.generator.parameters()):
-            p_ema.lerp_(p, 1 - self.ema_beta)
-        for b_ema, b in zip(self.g_ema.buffers(), self.generator.buffers()):
-            b_ema.copy_(b)
 
     def sampling_network(self) -> Generator:
         return self.g_ema

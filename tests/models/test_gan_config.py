@@ -15,7 +15,7 @@ WRONG_VALUES = {
     "mapping_layers": 9, "w_dim": 0, "augment": "sometimes", "ada_target": 1.0, "ada_images": 0,
     "ada_interval": 0, "r1_gamma": -1.0, "r1_interval": 0, "pl_weight": float("inf"), "pl_interval": 0,
     "ema_images": 0.5, "freeze_d": -1, "compile": "maybe", "upsample": "bilinear", "d_norm": "layer",
-    "minibatch_std": "often", "loss": "wasserstein", "reconstruction_weight": -1.0,
+    "minibatch_std": "often", "loss": "wasserstein", "reconstruction_weight": -1.0, "mode_seeking": -1.0,
 }
 
 

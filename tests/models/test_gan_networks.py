@@ -112,3 +112,20 @@ def test_discriminator_real_targets(monkeypatch, architecture, options, expected
     assert torch.allclose(real_targets, torch.full((4,), expected))
     assert torch.equal(fake_targets, torch.zeros(4))
     assert torch.equal(generator_targets, torch.ones(4))  # smoothing is one-sided
+
+
+def test_the_minibatch_feature_sees_a_class_whose_images_are_all_alike():
+    one_picture = torch.rand(1, 4, 3, 3).repeat(3, 1, 1, 1)
+    varied = torch.rand(3, 4, 3, 3)
+    x, labels = torch.cat([one_picture, varied]), torch.tensor([0, 0, 0, 1, 1, 1])
+    feature = dcgan_common.MinibatchStd()(x, labels)[:, -1, 0, 0]
+    assert feature[:3].max() < 1e-3 < feature[3:].min()  # class 0 collapsed, class 1 not
+    mixed = dcgan_common.MinibatchStd()(torch.cat([one_picture[:2], varied[:2]]))[:, -1, 0, 0]
+    assert mixed.min() > 1e-3  # without labels, the mix of classes hides it
+
+
+def test_mode_seeking_penalises_a_generator_that_ignores_z():
+    z = torch.randn(8, 16)
+    ignoring = torch.rand(1, 1, 8, 8).repeat(8, 1, 1, 1)
+    following = torch.rand(8, 1, 8, 8)
+    assert dcgan_common._mode_seeking(ignoring, z) > 100 * dcgan_common._mode_seeking(following, z)

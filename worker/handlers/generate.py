@@ -52,7 +52,9 @@ class BatchWriter:
         self.size = 0
 
     def add(self, name: str, images: torch.Tensor, seeds: list[int], scores: list[dict] | None = None) -> None:
+        resampled = {}
         if self.resample_to is not None:
+            resampled = {"resampled_from": f"{images.shape[-1]}x{images.shape[-2]}"}
             images = resample(images, self.resample_to)
         arrays = images.permute(0, 2, 3, 1).numpy()
         for k, (seed, array) in enumerate(zip(seeds, arrays)):
@@ -60,7 +62,7 @@ class BatchWriter:
             file = f"{name}/{name}_{index - 1:05d}.png"
             data = _png(array)
             self.ctx.store.put_bytes(batch_file_key(self.batch_id, file), data)
-            self.rows.append({"file": file, "class": name, "seed": seed, **(scores[k] if scores else {})})
+            self.rows.append({"file": file, "class": name, "seed": seed, **resampled, **(scores[k] if scores else {})})
             self.size += len(data)
 
 
@@ -213,6 +215,8 @@ def handle(ctx: JobContext) -> Outcome:
         else:
             _write_unfiltered(ctx, sampler, model.classes, counts, writer)
             extra = ()
+        if resample_to is not None:  # the manifest says which images were resampled, and from what size
+            extra = ("resampled_from", *extra)
         ctx.store.put_bytes(batch_manifest_key(batch_id), manifest_csv(writer.rows, extra))
     except BaseException:
         ctx.store.delete_prefix(batch_prefix(batch_id))
