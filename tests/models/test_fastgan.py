@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
 
 import pytest
 import torch
@@ -15,7 +14,8 @@ from models.errors import DataError
 from models.fastgan.networks import Discriminator, Generator, SkipExcitation
 from models.monitor import Monitor, Stopped
 from models.snapshot import ModelWeights, load_sampler, read_pretrained
-from models.training import GanCallbacks, TrainResult, _draw_batch, train_gan
+from models.training import TrainResult, _draw_batch, train_gan
+from tests.models.recording import Recorder
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -28,20 +28,6 @@ def make_config(**overrides) -> GanConfig:
                   sample_every=4, checkpoint_every=4, options=OPTIONS)
     values.update(overrides)
     return GanConfig(**values)
-
-
-@dataclass
-class Recorder:
-    stop_after: int | None = None
-    progress: list = field(default_factory=list)
-    samples: dict = field(default_factory=dict)
-
-    def callbacks(self) -> GanCallbacks:
-        return GanCallbacks(save_checkpoint=lambda step, blob: None, save_sample=self.samples.__setitem__)
-
-    def monitor(self) -> Monitor:
-        return Monitor(lambda progress: self.progress.append(progress.metrics),
-                       lambda: self.stop_after is not None and len(self.progress) >= self.stop_after)
 
 
 def data(config: GanConfig) -> tuple[torch.Tensor, torch.Tensor]:

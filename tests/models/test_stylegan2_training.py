@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
 
 import pytest
 import torch
@@ -10,9 +9,10 @@ from PIL import Image
 from models.architectures import get_architecture
 from models.checkpoint import CheckpointError, pack_state, unpack_state
 from models.config import GanConfig
-from models.monitor import Monitor, Stopped
+from models.monitor import Stopped
 from models.snapshot import ModelWeights, load_sampler, model_info, read_pretrained
-from models.training import GanCallbacks, TrainResult, train_gan
+from models.training import TrainResult, train_gan
+from tests.models.recording import Recorder
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -28,20 +28,6 @@ def make_config(**overrides) -> GanConfig:
                   sample_every=5, checkpoint_every=5, options=OPTIONS)
     values.update(overrides)
     return GanConfig(**values)
-
-
-@dataclass
-class Recorder:
-    stop_after: int | None = None
-    progress: list = field(default_factory=list)
-    samples: dict = field(default_factory=dict)
-
-    def callbacks(self) -> GanCallbacks:
-        return GanCallbacks(save_checkpoint=lambda step, blob: None, save_sample=self.samples.__setitem__)
-
-    def monitor(self) -> Monitor:
-        return Monitor(lambda progress: self.progress.append(progress.metrics),
-                       lambda: self.stop_after is not None and len(self.progress) >= self.stop_after)
 
 
 def run(config: GanConfig, recorder: Recorder | None = None, **kwargs) -> tuple[TrainResult, Recorder]:
