@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from models.architectures import architecture_names, get_architecture
+from models.augment import resolve_augment
 from tests.conftest import submit, wait_job
 
 TINY = {"resolution": 32, "width": 8, "z_dim": 16, "batch_size": 4, "steps": 2, "sample_every": 2,
@@ -27,7 +28,10 @@ def test_worker_trains_with_the_params_the_api_reported(client, dataset, name):
     assert job["status"] == "succeeded", job
     model = client.get(f"/v1/models/{job['result']['model_id']}").json()
     trained = model["config"]["options"]
-    assert trained == {field: reported[field] for field in get_architecture(name).Options.model_fields}
+    expected = {field: reported[field] for field in get_architecture(name).Options.model_fields}
+    if expected.get("augment") == "auto":  # recorded as what it chose for the dataset
+        expected["augment"] = resolve_augment("auto", dataset["num_images"])
+    assert trained == expected
     assert {k: model["config"][k] for k in ("steps", "batch_size", "seed")} == {
         k: reported[k] for k in ("steps", "batch_size", "seed")}
 

@@ -62,7 +62,7 @@ def test_incompatible_fine_tune_is_422(client, dataset, stylegan_model, override
 
 
 @pytest.mark.parametrize("params", [
-    {"architecture": "cdcgan", "resolution": 32, "augment": "ada"},  # an option cdcgan does not have
+    {"architecture": "cdcgan", "resolution": 32, "w_dim": 64},  # an option cdcgan does not have
     {"architecture": "stylegan2-ada", "resolution": 28},
     {"architecture": "stylegan2-ada", "resolution": 32, "freeze_d": 99},
     {"architecture": "stylegan2-ada", "resolution": 32, "augment": "sometimes"},

@@ -1,10 +1,11 @@
 """DCGAN networks and trainer shared by "dcgan" and "cdcgan" (conditional when num_classes > 0).
 
-The defaults are the few-shot recipe, each part chosen on benchmarks/quality.py (photographs, 10-30 images per
-class): resize-convolutions in G (transposed convolutions leave checkerboards), a discriminator that cannot
-simply memorise (spectral normalisation, a minibatch standard-deviation feature, hinge loss) and DiffAugment on
-everything D sees. `stored_defaults` (and the "neu-dcgan" preset) keep the original DCGAN recipe: transposed
-convolutions, batch-normalised D, BCE, no augmentation.
+The defaults are the few-shot recipe, each part chosen on benchmarks/quality.py (photographs, 10 images per
+class; the ablations are in docs/quality.md): resize-convolutions in G (transposed convolutions leave
+checkerboards), a discriminator that cannot simply memorise (spectral normalisation, a minibatch standard-deviation
+feature grouped by class, hinge loss), DiffAugment on everything D sees, and a mode-seeking term without which the
+conditional G still gives each class one picture. `stored_defaults` (and the "neu-dcgan" preset) keep the original
+DCGAN recipe: transposed convolutions, batch-normalised D, BCE, no augmentation.
 """
 from __future__ import annotations
 
@@ -53,14 +54,14 @@ class DCGANOptions(AugmentOptions, ArchitectureOptions):
     loss: Literal["hinge", "bce"] = Field("hinge", description="Adversarial loss.")
     r1_gamma: float = Field(0.0, ge=0, allow_inf_nan=False, description="R1 penalty weight on real images; 0 = off.")
     mode_seeking: float = Field(
-        0.0, ge=0, le=100, allow_inf_nan=False,
+        0.3, ge=0, le=100, allow_inf_nan=False,
         description="Weight of the mode-seeking term (Mao et al. 2019, MSGAN): G is penalised by the inverse of "
                     "how far apart two images of one class are for how far apart their z are; 0 = off.")
 
 
 # The original recipe, which every stored DCGAN config without these options was trained with.
 ORIGINAL_RECIPE: dict[str, Any] = {"upsample": "transpose", "d_norm": "batch", "minibatch_std": False,
-                                   "loss": "bce", "augment": "none", "r1_gamma": 0.0}
+                                   "loss": "bce", "augment": "none", "r1_gamma": 0.0, "mode_seeking": 0.0}
 
 
 class DCGANBase(Architecture):

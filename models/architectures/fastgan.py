@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -41,6 +41,9 @@ class FastGAN(Architecture):
     per_class = True
     Options = FastGANOptions
     sampler_state_key = "g_ema"
+    # The paper's width, and steps enough that each class's generator gets thousands (an estimate: no GPU run
+    # has measured it yet).
+    device_defaults: ClassVar[dict[str, dict[str, Any]]] = {"cuda": {"width": 64, "steps": 20_000}}
 
     def make_trainer(self, config: GanConfig) -> FastGANTrainer:
         return FastGANTrainer(config)

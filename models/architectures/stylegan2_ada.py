@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 class StyleGAN2Options(AugmentOptions, ArchitectureOptions):
     resolution: Literal[32, 64, 128, 256] = 64
     z_dim: int = latent_size(100)
-    width: int = network_width(64)
+    width: int = network_width(16)
     lr: float = learning_rate(0.0025)
     beta1: float = adam_beta(0.0, 1)
     beta2: float = adam_beta(0.99, 2)
@@ -58,6 +58,8 @@ class StyleGAN2ADA(Architecture):
     conditional = True
     Options = StyleGAN2Options
     shape_options = ("resolution", "z_dim", "width", "mapping_layers", "w_dim")
+    # On the CPU width 64 takes hours for 2,000 steps at 64 px, width 16 about 11 minutes (benchmarks/quality.py).
+    device_defaults: ClassVar[dict[str, dict[str, Any]]] = {"cuda": {"width": 64, "steps": 20_000}}
     one_class_is_unconditional = True
     sampler_state_key = "g_ema"
 

@@ -23,7 +23,8 @@ def test_defaults_and_class_attributes():
     assert STYLEGAN.resolutions == (32, 64, 128, 256) and STYLEGAN.conditional
     assert STYLEGAN.one_class_is_unconditional and STYLEGAN.sampler_state_key == "g_ema"
     for name in ("dcgan", "cdcgan"):
-        assert get_architecture(name).shape_options == ("resolution", "z_dim", "width")
+        assert get_architecture(name).shape_options == ("resolution", "z_dim", "width", "upsample", "d_norm",
+                                                        "minibatch_std")
 
 
 @pytest.mark.parametrize("options", [
@@ -45,8 +46,8 @@ def test_unknown_options_are_rejected():
     with pytest.raises(ValidationError, match="real_label"):
         Options(real_label=0.9)
     for name in ("dcgan", "cdcgan"):
-        with pytest.raises(ValidationError, match="augment"):
-            make_config(name, augment="ada")
+        with pytest.raises(ValidationError, match="mapping_layers"):
+            make_config(name, mapping_layers=2)
 
 
 @pytest.mark.parametrize(("resolution", "blocks"), [(32, 3), (256, 6)])
