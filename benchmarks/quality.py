@@ -52,7 +52,7 @@ from models.augmentation_report import ReportConfig, run_report  # noqa: E402
 from models.classification import ClassifierConfig, augment, train_classifier  # noqa: E402
 from models.classifiers import classifier_features  # noqa: E402
 from models.config import GanConfig  # noqa: E402
-from models.data import images_to_tensor, to_training_range, to_uint8  # noqa: E402
+from models.data import resample, to_training_range, to_uint8  # noqa: E402
 from models.metrics.frechet import frechet_distance_from_features  # noqa: E402
 from models.monitor import Monitor, Progress  # noqa: E402
 from models.snapshot import load_sampler  # noqa: E402
@@ -173,7 +173,7 @@ def train_generator(architecture: str, steps: int, options: dict, crop: str, dat
     started = time.perf_counter()
     images, labels = data["train"]
     if crop == "resize" and images.shape[-1] != SIZE:  # as the service loads them: each whole image resized
-        images = images_to_tensor([Image.fromarray(x[0].numpy()) for x in images], SIZE, 1)
+        images = resample(images, (SIZE, SIZE))
     result = train_gan(config, images, labels, GanCallbacks(lambda *_: None, lambda s, png: grids.append((s, png))),
                        Monitor(lambda p: _log_progress(architecture, started, p)))
     seconds = time.perf_counter() - started

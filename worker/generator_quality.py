@@ -74,10 +74,14 @@ class Evaluator:
     for a crop="resize" model, crops of native-size images for a crop="random" one."""
 
     def __init__(self, ctx: JobContext, dataset: Dataset, backbone_ref: str, device: str, resolution: int,
-                 channels: int, crop: str = "resize") -> None:
+                 channels: int, crop: str = "resize",
+                 loaded: tuple[torch.Tensor | TrainingImages, torch.Tensor] | None = None) -> None:
+        """`loaded`: the dataset as load_training_images gave it for this size and crop, where the caller has it
+        (a train job), so that it is not decoded again."""
         self.ctx, self.dataset = ctx, dataset
         self.class_names = [c["name"] for c in dataset.classes]
         self.size = (resolution, channels, crop)
+        self._loaded = loaded
         self._images: tuple[torch.Tensor, torch.Tensor] | None = None
         if backbone_ref == AUTO:
             self.backbone: FeatureBackbone = auto_backbone(ctx, *self.images(), self.class_names, device)
@@ -88,7 +92,7 @@ class Evaluator:
     def images(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The real images generators are compared with, and their labels; decoded once, when first needed."""
         if self._images is None:
-            images, labels = load_training_images(self.ctx.store, self.dataset, *self.size)
+            images, labels = self._loaded or load_training_images(self.ctx.store, self.dataset, *self.size)
             if isinstance(images, TrainingImages):
                 # A crop="random" model makes RxR patches at native scale: real patches at that scale are what it
                 # is compared with, one fixed crop per image so the statistics can be cached.

@@ -93,12 +93,14 @@ def handle(ctx: JobContext) -> Outcome:
     probe = auto = None
     if len(classes) >= 2:  # the auto backbone is a classifier of the classes
         monitor.report(0, config.steps, "auto backbone")
-        auto = Evaluator(ctx, dataset, AUTO, device, config.resolution, config.channels, config.crop)
+        auto = Evaluator(ctx, dataset, AUTO, device, config.resolution, config.channels, config.crop,
+                         (images, labels))
         probe = DiversityProbe(ctx, auto, config)
     best = None
     if p.eval_every:
         evaluator = auto if auto is not None and p.eval_backbone == AUTO else \
-            Evaluator(ctx, dataset, p.eval_backbone, device, config.resolution, config.channels, config.crop)
+            Evaluator(ctx, dataset, p.eval_backbone, device, config.resolution, config.channels, config.crop,
+                      (images, labels))
         best = BestSnapshot(ctx, evaluator, device, probe)
 
     def save_checkpoint(step: int, blob: bytes) -> None:
