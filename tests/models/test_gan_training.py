@@ -107,18 +107,43 @@ def test_a_stop_raises_with_a_checkpoint_to_resume_from():
     assert unpack_state(state)["step"] == 0
 
 
-@pytest.mark.parametrize("stop_after", [2, 3])
-def test_resume_is_bit_identical(stop_after):
-    full, _ = run(make_config())
-    interrupted, _ = stopped(make_config(), stop_after)
+@pytest.mark.parametrize(("stop_after", "ema_images"), [(2, 0), (3, 0), (3, 8)])
+def test_resume_is_bit_identical(stop_after, ema_images):
+    config = make_config(options={"ema_images": ema_images})
+    full, _ = run(config)
+    interrupted, _ = stopped(config, stop_after)
     torch.rand(10)  # the caller's global RNG use in between must not matter
-    resumed, rec = run(make_config(), resume_from=interrupted)
+    resumed, rec = run(config, resume_from=interrupted)
     assert rec.steps == list(range(stop_after + 1, 8))
     assert resumed.step == 7
     assert (resumed.checkpoint, resumed.snapshot, resumed.discriminator) == (
         full.checkpoint, full.snapshot, full.discriminator)
     full_weights, resumed_weights = weights(full.checkpoint), weights(resumed.checkpoint)
     assert all(torch.equal(full_weights[k], resumed_weights[k]) for k in full_weights)
+
+
+def test_the_initial_networks_depend_on_the_seed_alone():
+    from models.architectures import get_architecture
+
+    first = get_architecture("cdcgan").make_trainer(make_config()).state_dict()
+    torch.rand(10)  # spectral norm's power-iteration vectors must not come from the caller's RNG
+    second = get_architecture("cdcgan").make_trainer(make_config()).state_dict()
+    for net in ("generator", "discriminator"):
+        assert all(torch.equal(first[net][k], second[net][k]) for k in first[net])
+
+
+def test_the_model_samples_from_the_moving_average_of_g():
+    result, _ = run(make_config(options={"ema_images": 8}))
+    trainer = unpack_state(result.checkpoint)["trainer"]
+    snapshot = unpack_state(result.snapshot)["generator"]
+    assert snapshot.keys() == trainer["g_train"].keys()
+    assert all(torch.equal(snapshot[k], trainer["generator"][k]) for k in snapshot)
+    assert not all(torch.equal(snapshot[k], trainer["g_train"][k]) for k in snapshot)
+
+    plain, _ = run(make_config())
+    trainer = unpack_state(plain.checkpoint)["trainer"]
+    assert "g_train" not in trainer
+    assert all(torch.equal(v, trainer["generator"][k]) for k, v in unpack_state(plain.snapshot)["generator"].items())
 
 
 def test_resume_can_extend_training_but_not_change_it():
