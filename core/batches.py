@@ -11,6 +11,8 @@ from core.storage import ObjectStore
 from core.storage_keys import batch_file_key, batch_manifest_key
 
 MANIFEST_FIELDS = ("file", "class", "seed")
+# A translate batch's masks: masks/<class>/<file>, named in the manifest's "mask" column; uploads skip them.
+MASKS_FOLDER = "masks"
 
 
 def manifest_csv(rows: Iterable[dict[str, object]], extra_fields: tuple[str, ...] = ()) -> bytes:
@@ -31,6 +33,8 @@ def batch_zip(store: ObjectStore, batch_id: str) -> ZipStream:
     manifest = store.get_bytes(batch_manifest_key(batch_id))
     stream = ZipStream(compress_type=ZIP_STORED)
     for row in manifest_rows(manifest):
-        stream.add(store.iter_chunks(batch_file_key(batch_id, row["file"])), row["file"])
+        for file in (row["file"], row.get("mask")):
+            if file:
+                stream.add(store.iter_chunks(batch_file_key(batch_id, file)), file)
     stream.add(manifest, "manifest.csv")
     return stream

@@ -15,6 +15,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 NEU_CLASSES = ("crazing", "inclusion", "patches", "pitted_surface", "rolled-in_scale", "scratches")
+# Defect-free steel, the background of every class alone: the good parts a translator (cyclegan) starts from.
+CLEAN_CLASS = "clean"
+ALL_CLASSES = (*NEU_CLASSES, CLEAN_CLASS)
 
 Array = np.ndarray
 
@@ -109,6 +112,10 @@ def _scratches(rng: np.random.Generator, size: int) -> Array:
     return 70 * (_soften(bright) - _soften(dark))
 
 
+def _clean(rng: np.random.Generator, size: int) -> Array:
+    return np.zeros((size, size), np.float32)
+
+
 _DEFECTS: dict[str, Callable[[np.random.Generator, int], Array]] = {
     "crazing": _crazing,
     "inclusion": _inclusion,
@@ -116,13 +123,14 @@ _DEFECTS: dict[str, Callable[[np.random.Generator, int], Array]] = {
     "pitted_surface": _pitted_surface,
     "rolled-in_scale": _rolled_in_scale,
     "scratches": _scratches,
+    CLEAN_CLASS: _clean,
 }
 
 
 def render_sample(class_name: str, size: int, rng: np.random.Generator) -> Image.Image:
     """One size x size grayscale (mode "L") texture with the visual signature of `class_name`."""
     if class_name not in _DEFECTS:
-        raise ValueError(f"unknown class {class_name!r}; known: {', '.join(NEU_CLASSES)}")
+        raise ValueError(f"unknown class {class_name!r}; known: {', '.join(ALL_CLASSES)}")
     if size < 8:
         raise ValueError("size must be at least 8")
     pixels = _background(rng, size) + _DEFECTS[class_name](rng, size)
@@ -133,7 +141,7 @@ def render_sample(class_name: str, size: int, rng: np.random.Generator) -> Image
 
 def _png(class_name: str, size: int, seed: int, index: int) -> bytes:
     # One generator per image: each image is reproducible on its own.
-    rng = np.random.default_rng([seed, NEU_CLASSES.index(class_name), index])
+    rng = np.random.default_rng([seed, ALL_CLASSES.index(class_name), index])
     buf = io.BytesIO()
     # Level 1 with run-length matching: 2x faster than the default on noisy textures, about as small.
     render_sample(class_name, size, rng).save(buf, "PNG", compress_level=1, compress_type=zlib.Z_RLE)
@@ -150,7 +158,7 @@ def write_sample_archive(
     """Write a zip (to a path or a binary file object) of `<class>/<class>_<i>.png`, i from 1 as in NEU."""
     unknown = [c for c in classes if c not in _DEFECTS]
     if unknown:
-        raise ValueError(f"unknown classes {unknown}; known: {', '.join(NEU_CLASSES)}")
+        raise ValueError(f"unknown classes {unknown}; known: {', '.join(ALL_CLASSES)}")
     jobs = [(c, i) for c in classes for i in range(1, per_class + 1)]
     with (
         ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool,

@@ -83,24 +83,33 @@ class Sampler:
         self._network = network
         self._device = device
 
-    def generate(self, labels: list[int], seeds: list[int], truncation_psi: float = 1.0) -> torch.Tensor:
-        """uint8 [n, C, R, R]; image i's noise is drawn from a CPU generator seeded with seeds[i] alone."""
+    def generate(self, labels: list[int], seeds: list[int], truncation_psi: float = 1.0,
+                 **options: Any) -> torch.Tensor:
+        """uint8 [n, C, R, R]; image i's noise is drawn from a CPU generator seeded with seeds[i] alone. `options`
+        go to the network's sample(): an architecture's own generation options (SinGAN's start_scale, size)."""
         if len(labels) != len(seeds):
             raise ValueError("labels and seeds must have the same length")
         if any(not 0 <= label < self.config.num_classes for label in labels):
             raise ValueError(f"labels must be in [0, {self.config.num_classes})")
-        z_dim = self.config.options.z_dim  # type: ignore[attr-defined]
-        noise_rng = torch.Generator()
         chunks = []
         for start in range(0, len(seeds), CHUNK):
-            z = torch.stack([torch.randn(z_dim, generator=noise_rng.manual_seed(seed))
-                             for seed in seeds[start:start + CHUNK]]).to(self._device)
+            z = self.noise(seeds[start:start + CHUNK]).to(self._device)
             y = torch.tensor(labels[start:start + CHUNK], dtype=torch.long, device=self._device)
-            chunks.append(to_uint8(self._network.sample(z, y, truncation_psi)).cpu())
+            chunks.append(to_uint8(self._network.sample(z, y, truncation_psi, **options)).cpu())
         if not chunks:
             r = self.config.resolution
             return torch.empty((0, self.config.channels, r, r), dtype=torch.uint8)
         return torch.cat(chunks)
+
+    def noise(self, seeds: list[int]) -> torch.Tensor:
+        """The noise vectors [n, z_dim] that generate() gives the network for these seeds (on the CPU)."""
+        z_dim = self.config.options.z_dim  # type: ignore[attr-defined]
+        noise_rng = torch.Generator()
+        return torch.stack([torch.randn(z_dim, generator=noise_rng.manual_seed(seed)) for seed in seeds])
+
+    @property
+    def network(self) -> SamplingNetwork:
+        return self._network
 
 
 def load_sampler(blob: bytes, device: str = "cpu") -> Sampler:

@@ -17,6 +17,7 @@ from models.data import TrainingImages, to_training_range, to_uint8
 from models.errors import DataError
 from models.monitor import Monitor, Stopped
 from models.snapshot import ModelWeights, discriminator_blob, make_snapshot
+from models.translation import TranslationGrid
 
 SAMPLES_PER_ROW = 8
 UNCONDITIONAL_ROWS = 8
@@ -67,7 +68,11 @@ def train_gan(config: GanConfig, images: torch.Tensor | TrainingImages, labels: 
     device = torch.device(config.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels
-    trainer = get_architecture(config.architecture).make_trainer(config)
+    architecture = get_architecture(config.architecture)
+    config = config.replace(**architecture.loop_settings(config))
+    trainer = architecture.make_trainer(config)
+    if architecture.whole_images:
+        trainer.use_images(images, labels)  # type: ignore[attr-defined]
     loop_rng = torch.Generator(device=device).manual_seed(config.seed)
     step = 0
     if resume_from is not None:
@@ -80,7 +85,8 @@ def train_gan(config: GanConfig, images: torch.Tensor | TrainingImages, labels: 
 
     images = images.to(device)
     labels = labels.to(device)
-    sample_grid = _SampleGrid(config, trainer, device)
+    sample_grid = (TranslationGrid(config, trainer.sampling_network(), images, labels)  # type: ignore[arg-type]
+                   if architecture.translator else _SampleGrid(config, trainer, device))
     last_sample: int | None = None
     saved: tuple[int, bytes] | None = None
     metrics: dict[str, float] = {}
@@ -88,8 +94,11 @@ def train_gan(config: GanConfig, images: torch.Tensor | TrainingImages, labels: 
     while step < config.steps:
         if monitor.stop_requested():
             raise Stopped(make_checkpoint(config, step, trainer, loop_rng))
-        idx = _draw_batch(config, labels, step, loop_rng)
-        metrics = trainer.train_step(to_training_range(images.batch(idx, loop_rng)), labels[idx], loop_rng)
+        if architecture.whole_images:
+            metrics = trainer.train_own_step(loop_rng)  # type: ignore[attr-defined]
+        else:
+            idx = _draw_batch(config, labels, step, loop_rng)
+            metrics = trainer.train_step(to_training_range(images.batch(idx, loop_rng)), labels[idx], loop_rng)
         step += 1
         monitor.report(step, config.steps, "training", {**metrics, **measured})
         if step % config.sample_every == 0:
@@ -111,7 +120,7 @@ def train_gan(config: GanConfig, images: torch.Tensor | TrainingImages, labels: 
     return TrainResult(step, saved[1], snapshot, discriminator_blob(trainer), config)
 
 
-def _sample(callbacks: GanCallbacks, step: int, grid: _SampleGrid, monitor: Monitor, total: int,
+def _sample(callbacks: GanCallbacks, step: int, grid: _SampleGrid | TranslationGrid, monitor: Monitor, total: int,
             metrics: Mapping[str, float]) -> Mapping[str, float]:
     """Writes the sample grid, then measures its network when asked and reports the figures at once."""
     callbacks.save_sample(step, grid.png())
@@ -204,19 +213,31 @@ def _check_data(config: GanConfig, images: torch.Tensor | TrainingImages, labels
         raise DataError(f"labels must be a long tensor [{len(images)}], got {labels.dtype} {tuple(labels.shape)}")
     if labels.min() < 0 or labels.max() >= config.num_classes:
         raise DataError(f"labels must be in [0, {config.num_classes})")
-    if get_architecture(config.architecture).per_class and len(labels.unique()) < config.num_classes:
-        raise DataError("one generator per class needs images of every class")
+    architecture = get_architecture(config.architecture)
+    if (architecture.per_class or architecture.translator) and len(labels.unique()) < config.num_classes:
+        kind = "a translator" if architecture.translator else "one generator per class"
+        raise DataError(f"{kind} needs images of every class")
     return images
 
 
 def _draw_batch(config: GanConfig, labels: torch.Tensor, step: int, rng: torch.Generator) -> torch.Tensor:
     """A minibatch's indices, drawn with replacement: from all images, or, with one generator per class, from
-    class `step % num_classes` alone. Classes take turns so that every class's networks get the same number of
-    steps, however few images the class has."""
-    if not get_architecture(config.architecture).per_class:
+    class `step % num_classes` alone, or, for a translator, batch_size from class 0 (the source) followed by
+    batch_size from target `1 + step % (num_classes - 1)`. Classes take turns so that every class's networks get
+    the same number of steps, however few images the class has."""
+    architecture = get_architecture(config.architecture)
+    if architecture.translator:
+        target = 1 + step % (config.num_classes - 1)
+        return torch.cat([_from_class(labels, 0, config.batch_size, rng),
+                          _from_class(labels, target, config.batch_size, rng)])
+    if not architecture.per_class:
         return torch.randint(len(labels), (config.batch_size,), device=labels.device, generator=rng)
-    members = (labels == step % config.num_classes).nonzero()[:, 0]
-    return members[torch.randint(len(members), (config.batch_size,), device=labels.device, generator=rng)]
+    return _from_class(labels, step % config.num_classes, config.batch_size, rng)
+
+
+def _from_class(labels: torch.Tensor, k: int, count: int, rng: torch.Generator) -> torch.Tensor:
+    members = (labels == k).nonzero()[:, 0]
+    return members[torch.randint(len(members), (count,), device=labels.device, generator=rng)]
 
 
 class _SampleGrid:

@@ -21,7 +21,12 @@ def dataset(api):  # type: ignore[no-untyped-def]
     return add_row(Dataset)
 
 
+# What an architecture needs beyond the dataset: a translator, its source and target classes.
+REQUIRED = {"cyclegan": {"source_class": "a", "target_class": "b"}}
+
+
 def train(api, **params):  # type: ignore[no-untyped-def]
+    params = {**REQUIRED.get(params.get("architecture"), {}), **params}
     return api.post("/v1/jobs", json={"kind": "train", "params": params})
 
 

@@ -97,6 +97,10 @@ def test_fine_tune_needs_a_compatible_model(api, rows):
     assert response.json()["errors"][0]["loc"] == ["body", "params", "resolution"]
     other = submit(api, "train", {"dataset_id": dataset.id, "base_model_id": model.id, "architecture": "dcgan"})
     assert other.json()["errors"][0]["loc"] == ["body", "params", "base_model_id"]
+    singan = submit(api, "train", {"dataset_id": dataset.id, "base_model_id": model.id, "architecture": "singan"})
+    assert singan.status_code == 422
+    assert singan.json()["errors"][0]["loc"] == ["body", "params", "base_model_id"]
+    assert "cannot be fine-tuned" in singan.json()["errors"][0]["msg"]
 
 
 def test_job_listing_filters(api):

@@ -25,10 +25,11 @@ from models.metrics.backbones import Backbone as FeatureBackbone
 from models.metrics.backbones import load_inception, load_torchscript
 from models.metrics.evaluate import evaluate, extract_feature_set
 from models.metrics.features import FeatureSet
-from models.metrics.registry import get_metric
+from models.metrics.registry import PAIRS, get_metric
 from models.monitor import Monitor
 from models.snapshot import Sampler
 from worker.inputs import load_row, load_training_images
+from worker.pairing import pairing
 from worker.runner import JobContext, JobFailed
 
 
@@ -115,10 +116,15 @@ class Evaluator:
         counts = {c["name"]: c["count"] for c in self.dataset.classes}
         shares = split_by_share(num_samples, [counts[name] for name in classes])
         names = [name for name, share in zip(classes, shares) for _ in range(share)]
-        fake = sampler.generate([classes.index(n) for n in names], list(range(seed, seed + len(names))))
+        labels, seeds = [classes.index(n) for n in names], list(range(seed, seed + len(names)))
+        fake = sampler.generate(labels, seeds)
         conditional = get_architecture(sampler.config.architecture).class_conditional
         fake_labels = torch.tensor([self.class_names.index(n) for n in names]) if conditional else None
-        return evaluate(self.backbone, None, None, fake, fake_labels, metrics, self.class_names, real_stats=self.real)
+        pairs = None
+        if any(PAIRS in get_metric(name).needs for name in metrics):  # SIFID
+            pairs = pairing(sampler, names, seeds, fake, *self.images(), self.class_names)
+        return evaluate(self.backbone, None, None, fake, fake_labels, metrics, self.class_names, real_stats=self.real,
+                        pairing=pairs)
 
 
 def headline(result: dict[str, Any]) -> dict[str, float | None]:

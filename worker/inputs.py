@@ -38,7 +38,7 @@ def load_row(ctx: JobContext, table: type[Row], row_id: str, what: str) -> Row:
 def load_dataset(store: ObjectStore, dataset: Dataset, resolution: int,
                  channels: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Decode every image once into a uint8 tensor, each resized to RxR; training then never touches PIL."""
-    images, labels = _decode(store, dataset)
+    images, labels = decode_dataset(store, dataset)
     return images_to_tensor(images, resolution, channels), labels
 
 
@@ -47,7 +47,7 @@ def load_training_images(store: ObjectStore, dataset: Dataset, resolution: int, 
     """What a train job with this crop trains on: RxR images (resize) or native-size ones (random)."""
     if crop == "resize":
         return load_dataset(store, dataset, resolution, channels)
-    images, labels = _decode(store, dataset)
+    images, labels = decode_dataset(store, dataset)
     return TrainingImages.from_pil(images, resolution, channels), labels
 
 
@@ -62,7 +62,8 @@ def native_size(dataset_id: str) -> tuple[int, int] | None:
     return None if row is None else (row.width, row.height)
 
 
-def _decode(store: ObjectStore, dataset: Dataset) -> tuple[list[PILImage.Image], torch.Tensor]:
+def decode_dataset(store: ObjectStore, dataset: Dataset) -> tuple[list[PILImage.Image], torch.Tensor]:
+    """Every image of the dataset at its native size, in id order, with its index in dataset.classes."""
     with session_scope() as session:
         rows = session.execute(
             select(Image.class_name, Image.object_key).where(Image.dataset_id == dataset.id).order_by(Image.id)

@@ -7,13 +7,16 @@ from typing import Annotated
 from pydantic import Field
 
 from core.errors import InvalidParam
+from core.fields import ResourceId
 from core.kinds.base import Named
 from core.weights import IMPORT_HINT, inception_available
 
 INCEPTION = "inception"
 AUTO = "auto"
 NOT_IDS = frozenset({INCEPTION, AUTO})
-BackboneRef = Annotated[str | None, Field(
+SIFID_NEEDS_A_MAP = ('sifid compares spatial feature maps, which backbone "auto" does not have: use "inception" or '
+                     'a backbone with a spatial_features() method')
+BackboneRef = Annotated[ResourceId | None, Field(
     description='"inception" (needs the imported FID weights), "auto" (a small CNN trained on the dataset\'s own '
                 'classes, from its training split; needs 2 classes) or a backbone id. Default: "inception" where '
                 'its weights are imported, else "auto".')]

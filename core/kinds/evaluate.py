@@ -6,16 +6,17 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from core.errors import InvalidParam
-from core.kinds._backbones import INCEPTION, NOT_IDS, BackboneRef, resolve_backbone
+from core.fields import ResourceId
+from core.kinds._backbones import AUTO, INCEPTION, NOT_IDS, SIFID_NEEDS_A_MAP, BackboneRef, resolve_backbone
 from core.kinds.base import JobKind, Named, Params, Reference
 from core.kinds.generate import check_generator
 from core.tables import Backbone, Dataset, RegisteredModel
-from models.metrics.registry import FAKE_LOGITS, get_metric, metric_names
+from models.metrics.registry import FAKE_LOGITS, PAIRS, get_metric, metric_names
 
 
 class EvaluateParams(Params):
-    model_id: str
-    dataset_id: str
+    model_id: ResourceId
+    dataset_id: ResourceId
     metrics: list[str] = Field(default_factory=lambda: ["fid", "kid", "diversity"], min_length=1)
     num_samples: int = Field(1000, ge=2, le=50_000, description="Generated images, spread over the classes "
                                                                 "like the dataset's images.")
@@ -53,9 +54,10 @@ class Evaluate(JobKind):
         backbone = params.backbone
         if backbone is None and any(FAKE_LOGITS in get_metric(name).needs for name in params.metrics):
             backbone = INCEPTION  # the only one with class logits
-        return {**params.model_dump(mode="json"),
-                "backbone": resolve_backbone(named, backbone, model.channels, len(named["dataset_id"].classes),
-                                             "backbone")}
+        resolved = resolve_backbone(named, backbone, model.channels, len(named["dataset_id"].classes), "backbone")
+        if resolved == AUTO and any(PAIRS in get_metric(name).needs for name in params.metrics):
+            raise InvalidParam("backbone", SIFID_NEEDS_A_MAP)
+        return {**params.model_dump(mode="json"), "backbone": resolved}
 
 
 SPEC = Evaluate()

@@ -6,12 +6,13 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from core.errors import InvalidParam
+from core.fields import ClassName, ResourceId
 from core.kinds.base import JobKind, Named, Params, Reference
 from core.tables import Dataset, RegisteredModel
 
 
 class FilterParams(Params):
-    classifier_model_id: str = Field(description="A classifier model, e.g. the one an augmentation report "
+    classifier_model_id: ResourceId = Field(description="A classifier model, e.g. the one an augmentation report "
                                                  "registered.")
     mode: Literal["confident", "informative"] | None = Field(
         "informative", description="confident: keep images whose class is predicted with p >= threshold; "
@@ -34,12 +35,12 @@ class FilterParams(Params):
 
 
 class GenerateParams(Params):
-    model_id: str
+    model_id: ResourceId
     count_per_class: int | None = Field(None, ge=1, le=100_000)
-    counts: dict[str, Annotated[int, Field(ge=0, le=100_000)]] | None = None
-    top_up_dataset_id: str | None = Field(None, description="Counts become targets for real plus generated images "
-                                                            "of this dataset, class by class; with no count, the "
-                                                            "target is the largest class's size.")
+    counts: dict[ClassName, Annotated[int, Field(ge=0, le=100_000)]] | None = None
+    top_up_dataset_id: ResourceId | None = Field(None, description="Counts become targets for real plus generated "
+                                                                   "images of this dataset, class by class; with no "
+                                                                   "count, the target is the largest class's size.")
     seed: int = Field(0, ge=0, le=2**31 - 1)
     truncation_psi: float = Field(1.0, ge=0, le=2)
     filter: FilterParams | None = None
@@ -48,6 +49,13 @@ class GenerateParams(Params):
                               "resolution-sized patches that already are; one trained on resized images is "
                               "resampled (bicubic) to its dataset's most common image size. model: at the model's "
                               "resolution. The job's result says which (scale, resampled).")
+    start_scale: int | None = Field(None, ge=0, description=(
+        "SinGAN models only: the scale generation starts at, counted like the paper (N, the coarsest, is pure "
+        "noise and the default; N-1 or finer starts from the training image down-sampled to the next coarser "
+        "scale)."))
+    output_size: tuple[Annotated[int, Field(ge=1, le=2048)], Annotated[int, Field(ge=1, le=2048)]] | None = Field(
+        None, description="SinGAN models only: (width, height) of the images, larger or of another aspect than "
+                          "the training image's; default the training image's size.")
 
     @model_validator(mode="after")
     def _one_count(self) -> GenerateParams:
@@ -84,7 +92,29 @@ class Generate(JobKind):
                 raise InvalidParam("top_up_dataset_id", f"the dataset lacks the model's classes {missing}")
         if params.filter:
             _check_filter(params.filter, model, named)
+        _check_singan_options(params, model)
         return params.model_dump(mode="json")
+
+
+def _check_singan_options(params: GenerateParams, model: RegisteredModel) -> None:
+    given = [name for name in ("start_scale", "output_size") if getattr(params, name) is not None]
+    if not given:
+        return
+    if model.architecture != "singan" or model.config is None:
+        raise InvalidParam(given[0], f"only SinGAN models take {given[0]}; model {model.id} is {model.architecture}")
+    from models.config import GanConfig
+    from models.singan.pyramid import RECEPTIVE_FIELD, scale_count, scale_sizes
+
+    o = GanConfig.from_dict(model.config).options
+    scales = scale_count(o.resolution, o.min_size, o.scale_factor)  # type: ignore[attr-defined]
+    if params.start_scale is not None and params.start_scale >= scales:
+        raise InvalidParam("start_scale", f"model {model.id} has scales N={scales - 1} (coarsest) to 0")
+    if params.output_size is not None:
+        width, height = params.output_size
+        coarsest = scale_sizes(height, width, scales, o.resolution, o.min_size)[0]  # type: ignore[attr-defined]
+        if min(coarsest) < RECEPTIVE_FIELD:
+            raise InvalidParam("output_size", f"too small: its coarsest scale would be {coarsest[::-1]} px, "
+                                              f"under {RECEPTIVE_FIELD}")
 
 
 def _check_filter(params: FilterParams, generator: RegisteredModel, named: Named) -> None:

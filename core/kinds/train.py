@@ -7,7 +7,9 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Discriminator, Field, Tag, ValidationError, create_model
 
 from core.errors import InvalidParam
-from core.kinds._backbones import NOT_IDS, BackboneRef, resolve_backbone
+from core.fields import ResourceId
+from core.kinds._backbones import AUTO, NOT_IDS, SIFID_NEEDS_A_MAP, BackboneRef, resolve_backbone
+from core.kinds._translation import TranslationFields, translation_classes
 from core.kinds.base import JobKind, Named, Params, Reference
 from core.kinds.generate import check_generator
 from core.tables import Backbone, Dataset, RegisteredModel
@@ -23,13 +25,13 @@ DEFAULT_CROP = "random"
 
 
 class TrainFields(Params):
-    dataset_id: str
+    dataset_id: ResourceId
     preset: Literal[tuple(PRESETS)] | None = Field(  # type: ignore[valid-type]
         None, description="A named recipe whose architecture, options and settings apply where the request gives "
                           "none: " + "; ".join(f"{name}: {p.description}" for name, p in PRESETS.items()))
     channels: Literal[1, 3] | None = Field(None, description="Default: 1 for a grayscale dataset, else 3; a "
                                                              "fine-tune's base model's.")
-    base_model_id: str | None = Field(None, description="Fine-tune from this generator's weights. Same "
+    base_model_id: ResourceId | None = Field(None, description="Fine-tune from this generator's weights. Same "
                                                         "architecture and channels; its shape options (resolution, "
                                                         "z_dim, width, ...) are the default and may not differ. "
                                                         "The classes may differ.")
@@ -40,14 +42,18 @@ class TrainFields(Params):
                                   "images are patches at native scale; resize: each whole image is resized to "
                                   "the resolution.")
     eval_every: int | None = Field(None, ge=1, description="Evaluate every N steps; the model is the best one.")
-    eval_metric: Literal["kid", "fid"] = "kid"
+    eval_metric: Literal["kid", "fid", "sifid"] = Field("kid", description=(
+        "sifid: each generated image against its own training image (SinGAN) or a real image of its class; needs "
+        "Inception or a backbone with a spatial map."))
     eval_samples: int = Field(500, ge=2, le=50_000, description="Generated images per evaluation.")
     eval_backbone: BackboneRef = None
 
 
 def _params_model(name: str) -> type[Params]:
-    options = get_architecture(name).Options
-    return create_model(f"TrainParams_{name.replace('-', '_')}", __base__=(TrainFields, TrainSettings, options),
+    architecture = get_architecture(name)
+    fields = (TrainFields, TranslationFields) if architecture.translator else (TrainFields,)
+    return create_model(f"TrainParams_{name.replace('-', '_')}",
+                        __base__=(*fields, TrainSettings, architecture.Options),
                         architecture=(Literal[name], Field(DEFAULT_ARCHITECTURE if name == DEFAULT_ARCHITECTURE
                                                            else ..., description="The generator architecture.")))
 
@@ -82,23 +88,32 @@ class Train(JobKind):
     name = "train"
     Params = TrainParams
     references = {"dataset_id": Reference(Dataset, "dataset"), "base_model_id": Reference(RegisteredModel, "model"),
-                  "eval_backbone": Reference(Backbone, "backbone", NOT_IDS)}
+                  "eval_backbone": Reference(Backbone, "backbone", NOT_IDS),
+                  "source_dataset_id": Reference(Dataset, "dataset")}
 
     def resolve(self, params: Any, named: Named) -> dict[str, Any]:
         dataset = named["dataset_id"]
         classes = [c["name"] for c in dataset.classes]
+        if get_architecture(params.architecture).translator:
+            classes = translation_classes(params, dataset, named.get("source_dataset_id"))
+            if params.eval_every:
+                raise InvalidParam("eval_every", "a translator is not evaluated by FID or KID: leave eval_every out")
         resolved = params.model_dump(mode="json")
         resolved.update(_default_values(params, named.services["settings"].train_device))
         resolved["channels"] = params.channels or (1 if dataset.image_mode == "L" else 3)
         base = named.get("base_model_id")
         if base is not None:
             check_generator(base, "base_model_id")
+            if not get_architecture(params.architecture).fine_tunable:
+                raise InvalidParam("base_model_id", f"a {params.architecture} model cannot be fine-tuned: it learns "
+                                                    "its own training images from scratch")
             resolved.update(_inherited(base, params))
         try:
             config = gan_config(resolved, classes)
         except ValidationError as exc:
             error = exc.errors()[0]
             raise InvalidParam([p for p in error["loc"] if p != "options"] or ["architecture"], error["msg"]) from None
+        resolved.update(get_architecture(config.architecture).loop_settings(config))  # e.g. SinGAN's steps
         if base is not None and base.config is not None:  # rows from before configs were recorded: the worker checks
             for name, theirs, mine in fine_tune_differences(GanConfig.from_dict(base.config), config):
                 # a given shape option contradicts the base; another architecture or conditioning is the base's
@@ -107,6 +122,8 @@ class Train(JobKind):
         if params.eval_every:
             resolved["eval_backbone"] = resolve_backbone(named, params.eval_backbone, resolved["channels"],
                                                          len(classes), "eval_backbone")
+            if params.eval_metric == "sifid" and resolved["eval_backbone"] == AUTO:
+                raise InvalidParam("eval_backbone", SIFID_NEEDS_A_MAP)
         return resolved
 
 

@@ -90,6 +90,18 @@ class Architecture(ABC):
     # True for an unconditional architecture that trains one generator per class in one model: its make_trainer
     # and make_sampler are then built once per class and wrapped (models/architectures/per_class.py).
     per_class: ClassVar[bool] = False
+    # True for an image-to-image translator between class 0 (the source) and each other class (a target), e.g.
+    # CycleGAN: every minibatch holds batch_size source images and batch_size of one target (targets take turns,
+    # models.training._draw_batch), its sampling network translates images instead of sampling noise, and a
+    # model of it is a "translator", used by translate jobs rather than generate ones.
+    translator: ClassVar[bool] = False
+    # True where the trainer learns from whole images it picks itself rather than from minibatches (SinGAN): train_gan
+    # hands it the training images once (trainer.use_images(images, labels)), then calls
+    # trainer.train_own_step(generator) each step instead of train_step, and batch_size is unused.
+    whole_images: ClassVar[bool] = False
+    # False where a model cannot start another training (SinGAN learns its own images from scratch): a train job
+    # with such a base_model_id is refused at submission.
+    fine_tunable: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -116,6 +128,11 @@ class Architecture(ABC):
     @abstractmethod
     def make_sampler(self, config: GanConfig) -> SamplingNetwork:
         """The sampling network alone, freshly initialised, on config.device."""
+
+    def loop_settings(self, config: GanConfig) -> dict[str, Any]:
+        """Loop settings (models.config.TrainSettings) that the architecture's own schedule fixes, e.g. SinGAN's
+        steps (pyramids x scales x steps per scale): the train job reports them, and train_gan runs them."""
+        return {}
 
     def check_config(self, config: GanConfig) -> None:  # noqa: B027  (an optional hook)
         """Checks that need the whole config, not just the options (ValueError)."""

@@ -9,7 +9,8 @@ import torch
 from models.metrics.backbones import Backbone
 from models.metrics.errors import MetricsError
 from models.metrics.features import FeatureSet
-from models.metrics.registry import FAKE_LOGITS, REAL, Metric, MetricInputs, get_metric
+from models.metrics.registry import FAKE, FAKE_LOGITS, PAIRS, REAL, Metric, MetricInputs, get_metric
+from models.metrics.sifid import Pairing, paired_stats
 from models.monitor import SILENT, Monitor
 
 
@@ -24,7 +25,8 @@ def extract_feature_set(backbone: Backbone, images: torch.Tensor, labels: torch.
 def evaluate(backbone: Backbone, real_images: torch.Tensor | None, real_labels: torch.Tensor | None,
              fake_images: torch.Tensor, fake_labels: torch.Tensor | None, metrics: Sequence[str],
              class_names: Sequence[str] | None = None, real_stats: FeatureSet | None = None, *,
-             monitor: Monitor = SILENT, options: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+             monitor: Monitor = SILENT, options: Mapping[str, Mapping[str, Any]] | None = None,
+             pairing: Pairing | None = None) -> dict[str, Any]:
     """Runs the named metrics on uint8 image sets [N, C, H, W] and returns a JSON-able dict:
 
         {"backbone", "backbone_fingerprint", "feature_dim", "num_real", "num_fake",
@@ -34,6 +36,7 @@ def evaluate(backbone: Backbone, real_images: torch.Tensor | None, real_labels: 
     real_stats (a cached FeatureSet of the same backbone) replaces real_images and real_labels. Per-class
     results are computed when fake_labels is given, for the requested metrics that support it (fid, kid).
     options: per-metric options, e.g. {"kid": {"num_subsets": 50}, "memorisation": {"threshold": 0.2}}.
+    pairing: the real image of each generated one, for the metrics that compare pairs (sifid).
 
     Each stage reports to `monitor` under its own name and count: "real_features" and "fake_features" (images
     done of the set), then "metrics" (computations done); it is checked before every batch and computation.
@@ -66,21 +69,30 @@ def evaluate(backbone: Backbone, real_images: torch.Tensor | None, real_labels: 
         if per_class and real.labels is None:
             raise MetricsError("per-class metrics need the labels of the real images")
 
-    fake_monitor = monitor.part(0, len(fake_images), "fake_features")
-    if FAKE_LOGITS in needs:
-        fake_features, fake_logits = backbone.features_and_logits(fake_images, monitor=fake_monitor)
-    else:
-        fake_features, fake_logits = backbone.features(fake_images, monitor=fake_monitor), None
-    fake = FeatureSet.from_features(fake_features, backbone=backbone.name,
-                                    backbone_fingerprint=backbone.fingerprint,
-                                    labels=fake_labels if per_class else None,
-                                    class_names=class_names if per_class else None)
+    pairs = None
+    if PAIRS in needs:
+        if pairing is None:
+            raise MetricsError(f"{[m.name for m in selected if PAIRS in m.needs]} need a real image paired with "
+                               f"each generated one")
+        images = len(set(pairing.index)) + len(fake_images)  # each paired real image once, every generated one
+        pairs = paired_stats(backbone, pairing, fake_images, monitor=monitor.part(0, images, "paired_features"))
+    fake = fake_logits = None
+    if needs & {FAKE, FAKE_LOGITS}:
+        fake_monitor = monitor.part(0, len(fake_images), "fake_features")
+        if FAKE_LOGITS in needs:
+            fake_features, fake_logits = backbone.features_and_logits(fake_images, monitor=fake_monitor)
+        else:
+            fake_features = backbone.features(fake_images, monitor=fake_monitor)
+        fake = FeatureSet.from_features(fake_features, backbone=backbone.name,
+                                        backbone_fingerprint=backbone.fingerprint,
+                                        labels=fake_labels if per_class else None,
+                                        class_names=class_names if per_class else None)
 
-    classes = list(fake.class_names or ()) if per_class else []
+    classes = list(fake.class_names or ()) if per_class and fake is not None else []
     class_metrics = [m for m in selected if m.per_class]
     total = len(selected) + len(classes) * len(class_metrics)
     done = 0
-    inputs = MetricInputs(real, fake, fake_logits)
+    inputs = MetricInputs(real, fake, fake_logits, pairs=pairs)
     results: dict[str, Any] = {}
     for metric in selected:
         monitor.check()
@@ -92,12 +104,12 @@ def evaluate(backbone: Backbone, real_images: torch.Tensor | None, real_labels: 
         "backbone": backbone.name,
         "backbone_fingerprint": backbone.fingerprint,
         "feature_dim": backbone.feature_dim,
-        "num_real": real.num_samples if real is not None else 0,
-        "num_fake": fake.num_samples,
+        "num_real": real.num_samples if real is not None else len(pairs.real_mean) if pairs is not None else 0,
+        "num_fake": len(fake_images),
         "metrics": results,
     }
     if per_class:
-        assert real is not None
+        assert real is not None and fake is not None
         out["per_class"] = {}
         for index, name in enumerate(classes):
             class_inputs = MetricInputs(real.for_class(index), fake.for_class(index))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
@@ -18,10 +18,14 @@ from models.metrics.errors import MetricsError
 from models.metrics.features import FeatureSet
 from models.registry import Registry
 
+if TYPE_CHECKING:
+    from models.metrics.sifid import PairedStats
+
 REAL = "real"  # real FeatureSet
 FAKE = "fake"  # generated FeatureSet
 FAKE_LOGITS = "fake_logits"  # Inception logits of the generated images
-NEEDS = frozenset({REAL, FAKE, FAKE_LOGITS})
+PAIRS = "pairs"  # spatial feature statistics of each generated image and its paired real image (models.metrics.sifid)
+NEEDS = frozenset({REAL, FAKE, FAKE_LOGITS, PAIRS})
 
 
 @dataclass
@@ -29,6 +33,7 @@ class MetricInputs:
     real: FeatureSet | None = None
     fake: FeatureSet | None = None
     fake_logits: torch.Tensor | None = None  # float64 [N, 1008]
+    pairs: PairedStats | None = None
     # Shared by the metrics of one evaluation on these inputs (e.g. precision and recall share their k-NN work).
     cache: dict[str, Any] = field(default_factory=dict)
 

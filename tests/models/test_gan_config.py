@@ -14,8 +14,11 @@ WRONG_VALUES = {
     "resolution": 48, "z_dim": 0, "width": 1025, "lr": 0.0, "beta1": 1.0, "beta2": -0.1, "real_label": 1.5,
     "mapping_layers": 9, "w_dim": 0, "augment": "sometimes", "ada_target": 1.0, "ada_images": 0,
     "ada_interval": 0, "r1_gamma": -1.0, "r1_interval": 0, "pl_weight": float("inf"), "pl_interval": 0,
-    "ema_images": 0.5, "freeze_d": -1, "compile": "maybe", "upsample": "bilinear", "d_norm": "layer",
+    "ema_images": -1.0, "freeze_d": -1, "compile": "maybe", "upsample": "bilinear", "d_norm": "layer",
     "minibatch_std": "often", "loss": "wasserstein", "reconstruction_weight": -1.0, "mode_seeking": -1.0,
+    "resnet_blocks": 0, "lambda_cycle": -1.0, "lambda_identity": float("nan"), "pool_size": -1, "decay_fraction": 1.5,
+    "hidden": 0, "gamma": 0.0, "lambda_k": 1.5, "lr_decay_every": -1,
+    "min_size": 11, "scale_factor": 1.0, "alpha": -1.0, "steps_per_scale": 0, "images_per_class": 17,
 }
 
 

@@ -19,6 +19,10 @@ TINY_OPTIONS = {
     "cdcgan": {"resolution": 28, "z_dim": 8, "width": 8},
     "stylegan2-ada": {"resolution": 32, "z_dim": 8, "width": 2, "w_dim": 8, "ema_images": 20},
     "fastgan": {"resolution": 64, "z_dim": 8, "width": 1, "ema_images": 20},
+    "cyclegan": {"resolution": 32, "width": 2, "resnet_blocks": 1},  # a translator: source a, targets b and c
+    "began": {"resolution": 32, "z_dim": 8, "width": 2, "hidden": 8},
+    "cbegan": {"resolution": 32, "z_dim": 8, "width": 2, "hidden": 8},
+    "singan": {"resolution": 32, "min_size": 32, "width": 2, "steps_per_scale": 1},  # 1 scale: 3 steps
 }
 # The config fields that were top-level before architecture options.
 LEGACY_FLAT = ("resolution", "z_dim", "width", "lr", "beta1", "beta2", "real_label")
@@ -69,7 +73,7 @@ def test_a_snapshot_holds_the_sampling_network_alone(trained, architecture):
     assert set(tree) == {"format", "config", "step", "generator"}
     assert (tree["format"], tree["step"], tree["config"]) == ("defectgen-generator/1", 3,
                                                              trained[architecture].config.to_dict())
-    assert trained[architecture].config.options.augment != "auto"
+    assert getattr(trained[architecture].config.options, "augment", None) != "auto"  # decided for the data
     sampler = get_architecture(architecture).make_sampler(make_config(architecture))
     assert tree["generator"].keys() == sampler.state_dict().keys()
     assert not any(word in key for key in tree["generator"] for word in ("opt", "discriminator", "exp_avg"))
@@ -79,7 +83,8 @@ def test_a_snapshot_holds_the_sampling_network_alone(trained, architecture):
         "discriminator"].keys()
 
 
-@pytest.mark.parametrize("architecture", list(TINY_OPTIONS))
+@pytest.mark.parametrize("architecture", [name for name in TINY_OPTIONS  # singan: never had a flat config
+                                          if not get_architecture(name).translator and name != "singan"])
 def test_a_snapshot_generates_what_the_legacy_checkpoint_of_the_same_trainer_does(trained, architecture):
     legacy = legacy_checkpoint(trained[architecture])
     assert "resolution" in unpack_state(legacy)["config"]

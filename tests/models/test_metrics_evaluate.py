@@ -70,7 +70,7 @@ def jitter(images: torch.Tensor, seed: int, amount: int = 2) -> torch.Tensor:
 
 
 def test_registry():
-    assert metric_names() == ["diversity", "fid", "is", "kid", "memorisation", "precision", "recall"]
+    assert metric_names() == ["diversity", "fid", "is", "kid", "memorisation", "precision", "recall", "sifid"]
     for name in metric_names():
         metric = get_metric(name)
         assert metric.name == name and metric.needs <= NEEDS

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -99,6 +100,15 @@ def _targets(ctx: JobContext, model: RegisteredModel) -> dict[str, int]:
     return {name: max(0, target - real.get(name, 0)) for name, target in wanted.items()}
 
 
+def _sampling_options(ctx: JobContext) -> dict[str, Any]:
+    """SinGAN's generation options, where the job gives them (the API lets only SinGAN models have them)."""
+    p = ctx.params
+    options: dict[str, Any] = {} if p.start_scale is None else {"start_scale": p.start_scale}
+    if p.output_size is not None:
+        options["size"] = tuple(p.output_size)
+    return options
+
+
 def _write_unfiltered(ctx: JobContext, sampler: Sampler, classes: list[str], counts: dict[str, int],
                       writer: BatchWriter) -> None:
     """Image k of the plan uses seed `seed + k`, so any image can be made again on its own."""
@@ -108,7 +118,8 @@ def _write_unfiltered(ctx: JobContext, sampler: Sampler, classes: list[str], cou
             raise Stopped()
         chunk = plan[start:start + CHUNK]
         seeds = [ctx.params.seed + start + offset for offset in range(len(chunk))]
-        images = sampler.generate([classes.index(name) for name in chunk], seeds, ctx.params.truncation_psi)
+        images = sampler.generate([classes.index(name) for name in chunk], seeds, ctx.params.truncation_psi,
+                                  **_sampling_options(ctx))
         for name in dict.fromkeys(chunk):
             picked = [i for i, n in enumerate(chunk) if n == name]
             writer.add(name, images[picked], [seeds[i] for i in picked])
@@ -180,7 +191,7 @@ def _write_filtered(ctx: JobContext, sampler: Sampler, classes: list[str], count
                 raise Stopped()
             n = min(CHUNK, cap - tried)
             seeds = [p.seed + offset + tried + k for k in range(n)]
-            images = sampler.generate([classes.index(name)] * n, seeds, p.truncation_psi)
+            images = sampler.generate([classes.index(name)] * n, seeds, p.truncation_psi, **_sampling_options(ctx))
             keep, scores = judge(name, images)
             picked = torch.nonzero(keep).flatten()[:wanted - kept].tolist()
             writer.add(name, images[picked], [seeds[i] for i in picked], [scores[i] for i in picked])

@@ -21,6 +21,7 @@ from core.storage_keys import (
     sample_key,
 )
 from core.tables import Dataset, RegisteredModel
+from models.architectures import get_architecture
 from models.checkpoint import CheckpointError, read_checkpoint
 from models.metrics.builtin.diversity import COLLAPSE_THRESHOLD
 from models.monitor import Stopped
@@ -30,6 +31,7 @@ from worker.collapse import DiversityProbe, collapse_flags, figures
 from worker.generator_quality import Evaluator
 from worker.inputs import load_row, load_training_images, torch_device
 from worker.runner import JobContext, JobFailed, Outcome
+from worker.translation_inputs import load_translation_images, translation_datasets
 
 
 class BestSnapshot:
@@ -69,7 +71,9 @@ def handle(ctx: JobContext) -> Outcome:
     p, store = ctx.params, ctx.store
     dataset = load_row(ctx, Dataset, p.dataset_id, "dataset")
     base = load_row(ctx, RegisteredModel, p.base_model_id, "base_model") if p.base_model_id else None
-    classes = [c["name"] for c in dataset.classes]
+    translator = get_architecture(p.architecture).translator
+    classes, source = translation_datasets(ctx, p, dataset) if translator else (
+        [c["name"] for c in dataset.classes], None)
     device = torch_device(ctx.settings)
     try:
         config = gan_config(p, classes, device)
@@ -77,7 +81,11 @@ def handle(ctx: JobContext) -> Outcome:
         raise JobFailed("bad_params", str(exc)) from None
     monitor = ctx.monitor()
     monitor.report(0, config.steps, "loading dataset")
-    images, labels = load_training_images(store, dataset, config.resolution, config.channels, config.crop)
+    if translator:
+        images, labels = load_translation_images(store, dataset, source, classes, config.resolution,
+                                                 config.channels, config.crop)
+    else:
+        images, labels = load_training_images(store, dataset, config.resolution, config.channels, config.crop)
     ckpt_key = checkpoint_key(ctx.job_id)
     resume = store.get_bytes(ckpt_key) if store.exists(ckpt_key) else None
     pretrained = None
@@ -91,7 +99,7 @@ def handle(ctx: JobContext) -> Outcome:
     except CheckpointError as exc:
         raise JobFailed("bad_checkpoint", f"cannot start from the stored weights: {exc}") from None
     probe = auto = None
-    if len(classes) >= 2:  # the auto backbone is a classifier of the classes
+    if len(classes) >= 2 and not translator:  # the auto backbone is a classifier of the classes
         monitor.report(0, config.steps, "auto backbone")
         auto = Evaluator(ctx, dataset, AUTO, device, config.resolution, config.channels, config.crop,
                          (images, labels))
@@ -137,11 +145,13 @@ def handle(ctx: JobContext) -> Outcome:
     store.put_bytes(model_discriminator_key(model_id), result.discriminator)
     store.put_bytes(model_key(model_id), snapshot)
     model = RegisteredModel(
-        id=model_id, workspace_id=ctx.workspace_id, kind="generator", architecture=config.architecture,
+        id=model_id, workspace_id=ctx.workspace_id, kind="translator" if translator else "generator",
+        architecture=config.architecture,
         dataset_id=dataset.id, config=result.config.to_dict(),
         job_id=ctx.job_id, classes=classes, resolution=config.resolution, channels=config.channels,
         step=step, metrics=metrics, flags=flags, object_key=model_key(model_id), size_bytes=len(snapshot),
     )
     monitor.report(result.step, config.steps, "done")
-    unmeasured = {} if probe else {"warnings": ['diversity is not measured: backbone "auto" needs at least 2 classes']}
+    unmeasured = {} if probe or translator else {
+        "warnings": ['diversity is not measured: backbone "auto" needs at least 2 classes']}
     return Outcome({"model_id": model_id, "step": step, **unmeasured}, [model])
