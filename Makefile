@@ -8,8 +8,9 @@ SYSTEM_TOOLS := redis-server docker-compose
 
 .PHONY: run test install system-tools benchmarks clean
 
+# `make run HOST=0.0.0.0 PORT=9000` (or those in the environment); else DEFECTGEN_HOST/PORT, else 127.0.0.1:8000.
 run: $(INSTALLED)
-	$(VENV)/bin/defectgen serve
+	$(VENV)/bin/defectgen serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 test: $(INSTALLED) system-tools
 	$(VENV)/bin/ruff check .

@@ -9,8 +9,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from api.errors import Problem
-from core.db import get_sessionmaker
-from core.keys import workspace_for_key
+from core.db import get_sessionmaker, session_scope
+from core.keys import KeyRejected, authenticate
 from core.settings import Settings, get_settings
 from core.storage import ObjectStore, get_store
 
@@ -31,11 +31,11 @@ def current_workspace(credentials: Annotated[HTTPAuthorizationCredentials | None
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None:
         raise Problem(401, "an API key is required: Authorization: Bearer <api-key>", headers=challenge)
-    with get_sessionmaker()() as session:  # its own session: the connection goes back before the endpoint runs
-        workspace_id = workspace_for_key(session, credentials.credentials)
-    if workspace_id is None:
-        raise Problem(401, "the API key is not valid", headers=challenge)
-    return workspace_id
+    try:
+        with session_scope() as session:  # its own session: the connection goes back before the endpoint runs
+            return authenticate(session, credentials.credentials)
+    except KeyRejected as exc:
+        raise Problem(401, str(exc), headers=challenge) from None
 
 
 WorkspaceDep = Annotated[str, Depends(current_workspace)]

@@ -14,6 +14,12 @@ from core.kinds import kind_names
 from models.architectures import architecture_names
 
 PROBLEM = "application/problem+json"
+# An answer quotes at most this much of what it refuses: a 20 MB id must not come back in it.
+MAX_DETAIL_CHARS = 500
+MAX_MSG_CHARS = 300
+MAX_LOC_PART_CHARS = 256  # room for an archive path in an upload's errors
+MAX_LOC_PARTS = 20
+MAX_ERRORS = 100
 
 
 class Problem(Exception):
@@ -25,18 +31,42 @@ class Problem(Exception):
 
 
 def not_found(what: str, id_: str) -> Problem:
-    return Problem(404, f"{what} {id_!r} does not exist in this workspace")
+    return Problem(404, f"{what} {excerpt(id_, MAX_LOC_PART_CHARS)!r} does not exist in this workspace")
 
 
 def invalid(loc: list[str | int], msg: str) -> Problem:
     return Problem(422, msg, title="Invalid request", errors=[{"loc": loc, "msg": msg}])
 
 
+def excerpt(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text)} characters)"
+
+
+def _bounded_error(error: dict) -> dict:
+    def short(value: Any) -> Any:
+        if isinstance(value, str):
+            return excerpt(value, MAX_MSG_CHARS)
+        if isinstance(value, list | tuple) and len(value) <= MAX_LOC_PARTS:
+            return [excerpt(part, MAX_LOC_PART_CHARS) if isinstance(part, str) else short(part) for part in value]
+        if isinstance(value, dict) and len(value) <= MAX_LOC_PARTS:
+            return {key: short(item) for key, item in value.items()}
+        if isinstance(value, int | float | bool) or value is None:
+            return value
+        return excerpt(repr(value), MAX_MSG_CHARS)
+
+    return {key: short(value) for key, value in error.items()}
+
+
 def problem_response(status: int, title: str, detail: str, errors: list[dict] | None = None,
                      headers: dict[str, str] | None = None) -> JSONResponse:
+    detail = excerpt(detail, MAX_DETAIL_CHARS)
+    if errors is not None and len(errors) > MAX_ERRORS:
+        detail += f" (errors lists the first {MAX_ERRORS} of {len(errors)})"
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if errors is not None:
-        body["errors"] = errors
+        body["errors"] = [_bounded_error(error) for error in errors[:MAX_ERRORS]]
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import errors, health
+from api import docs, errors, health
 from api.routers import backbones, batches, datasets, jobs, models, reports
 from core.datasets import remove_orphans
 from core.db import session_scope
@@ -31,16 +32,22 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 
 class UploadLimit:
-    """Refuses request bodies over max_upload_bytes while they stream in, before they reach the disk."""
+    """Refuses request bodies over their limit while they stream in, before they reach the disk or a parser:
+    max_upload_bytes for multipart uploads, max_json_bytes for any other body (FastAPI parses a body without
+    a content type as JSON too)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT"):
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             return await self.app(scope, receive, send)
-        limit = get_settings().max_upload_bytes
-        detail = f"the upload is larger than the limit of {limit} bytes"
+        settings = get_settings()
+        if dict(scope["headers"]).get(b"content-type", b"").lower().startswith(b"multipart/"):
+            limit, what = settings.max_upload_bytes, "upload"
+        else:
+            limit, what = settings.max_json_bytes, "request body"
+        detail = f"the {what} is larger than the limit of {limit} bytes"
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             response = errors.problem_response(413, "Content Too Large", detail)
@@ -79,7 +86,7 @@ class AdmissionLimit:
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(
+    app = FastAPIOffline(
         title="defectgen",
         version="1.0.0",
         summary="GAN-generated, labelled training images for small defect datasets.",
@@ -89,8 +96,8 @@ def create_app() -> FastAPI:
     app.add_middleware(AdmissionLimit)
     app.add_middleware(health.RequestMetrics)
     app.add_middleware(UploadLimit)
-    for router in (health.router, datasets.router, jobs.router, models.router, batches.router, backbones.router,
-                   reports.router):
+    for router in (docs.router, health.router, datasets.router, jobs.router, models.router, batches.router,
+                   backbones.router, reports.router):
         app.include_router(router)
     return app
 

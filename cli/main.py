@@ -11,7 +11,13 @@ from pathlib import Path
 
 import click
 
+from cli.keys import keys
 from core.settings import get_settings
+
+host_option = click.option("--host", default="127.0.0.1", show_default=True, envvar="DEFECTGEN_HOST",
+                           show_envvar=True, help="Address to listen on.")
+port_option = click.option("--port", default=8000, show_default=True, type=int, envvar="DEFECTGEN_PORT",
+                           show_envvar=True, help="Port to listen on.")
 
 
 @click.group()
@@ -28,8 +34,8 @@ def migrate() -> None:
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@host_option
+@port_option
 @click.option("--migrate/--no-migrate", "run_migrations", default=True, show_default=True)
 def api(host: str, port: int, run_migrations: bool) -> None:
     """Serve the REST API alone."""
@@ -68,8 +74,8 @@ def _bootstrap_key() -> str:
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@host_option
+@port_option
 def serve(host: str, port: int) -> None:
     """Migrate, then run the API and a worker until Ctrl-C."""
     from core.migrate import upgrade_head
@@ -104,23 +110,7 @@ def serve(host: str, port: int) -> None:
     sys.exit(max(child.returncode or 0 for child in children))
 
 
-@cli.group()
-def keys() -> None:
-    """Manage API keys."""
-
-
-@keys.command("create")
-@click.option("--workspace", required=True, help="Workspace name; created if new.")
-def keys_create(workspace: str) -> None:
-    """Print a new API key for WORKSPACE."""
-    from core.db import session_scope
-    from core.keys import create_key
-    from core.migrate import upgrade_head
-
-    upgrade_head()
-    with session_scope() as session:
-        key = create_key(session, workspace)
-    click.echo(key)
+cli.add_command(keys)
 
 
 @cli.group()
@@ -149,11 +139,14 @@ def weights_import(path: Path, force: bool) -> None:
 @click.option("--per-class", default=50, show_default=True, type=int)
 @click.option("--size", default=200, show_default=True, type=int, help="Image side in pixels.")
 @click.option("--seed", default=0, show_default=True, type=int)
-def sample_data(out: Path, per_class: int, size: int, seed: int) -> None:
+@click.option("--clean", is_flag=True, help="Add a defect-free class, clean (procedural clean steel surface): "
+                                            "the good parts a cyclegan translates into defects.")
+def sample_data(out: Path, per_class: int, size: int, seed: int, clean: bool) -> None:
     """Write procedural NEU-style steel-surface images (six classes) as a zip of class folders."""
-    from core.sample_data import write_sample_archive
+    from core.sample_data import CLEAN_CLASS, NEU_CLASSES, write_sample_archive
 
-    write_sample_archive(out, per_class=per_class, size=size, seed=seed)
+    classes = (*NEU_CLASSES, CLEAN_CLASS) if clean else NEU_CLASSES
+    write_sample_archive(out, per_class=per_class, size=size, seed=seed, classes=classes)
     click.echo(f"wrote {out}")
 
 

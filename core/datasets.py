@@ -39,6 +39,11 @@ def render_preview(result: IngestResult) -> bytes:
     return out.getvalue()
 
 
+def result_bytes(result: IngestResult) -> int:
+    """What the dataset's images take in the store."""
+    return sum(image.path.stat().st_size for image in result.images)
+
+
 def save_dataset(session: Session, store: ObjectStore, workspace_id: str, name: str, result: IngestResult) -> Dataset:
     """Write the images to the store, then commit the rows; on any error remove what was written."""
     dataset_id = new_id("ds")
@@ -72,6 +77,7 @@ def save_dataset(session: Session, store: ObjectStore, workspace_id: str, name: 
             max_size=list(result.max_size),
             classes=[{"name": cls, "count": count} for cls, count in result.classes.items()],
             sha256=result.sha256,
+            size_bytes=result_bytes(result),
         )
         session.add(dataset)
         session.flush()

@@ -28,6 +28,9 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
+from core.batches import MASKS_FOLDER
+from core.fields import NAME_MAX_LENGTH, NAME_PATTERN
+
 
 @dataclass(frozen=True)
 class IngestLimits:
@@ -299,6 +302,8 @@ def _split_path(name: str) -> tuple[str, ...] | str:
 def _is_ignored(parts: tuple[str, ...]) -> bool:
     if parts == ("manifest.csv",):  # a generated batch's manifest: batches upload again as datasets
         return True
+    if len(parts) == 3 and parts[0] == MASKS_FOLDER:  # a translate batch's masks/<class>/<file>
+        return True
     return "__MACOSX" in parts or any(p.startswith(".") for p in parts) or parts[-1].lower() in _IGNORED_FILES
 
 
@@ -365,7 +370,10 @@ def _check_classes(classes: dict[str, list[_Planned]], limits: IngestLimits) -> 
         errors.append(_archive_error(f"found {len(classes)} class folder(s) ({found}); "
                                      f"at least min_classes={limits.min_classes} needed"))
     for name, items in sorted(classes.items()):
-        if not items:
+        if len(name) > NAME_MAX_LENGTH or not re.fullmatch(NAME_PATTERN, name):
+            errors.append({"loc": ["class", name], "msg": f"a class name has at most {NAME_MAX_LENGTH} characters "
+                                                          "and no control characters"})
+        elif not items:
             errors.append({"loc": ["class", name], "msg": "class folder holds no images"})
         elif len(items) < limits.min_images_per_class:
             errors.append({"loc": ["class", name], "msg": f"{len(items)} image(s); at least "

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     bootstrap_api_key: SecretStr | None = None
 
     max_upload_bytes: int = 1024**3
+    max_json_bytes: int = Field(1024**2, ge=1, description="The largest JSON request body; larger ones get a 413.")
     max_archive_entries: int = 20_000
     max_uncompressed_bytes: int = 4 * 1024**3
     max_image_pixels: int = 4096 * 4096
@@ -46,6 +47,11 @@ class Settings(BaseSettings):
     train_device: Literal["cpu", "cuda"] = Field("cpu", description=(
         "What the gpu-queue workers train on; train jobs take that device's defaults (models.architectures: "
         "device_defaults) where a request leaves a setting out."))
+    workspace_max_active_jobs: int = Field(1000, ge=1, description=(
+        "Queued plus running jobs a workspace may have; a submission beyond gets a 429."))
+    workspace_max_stored_bytes: int = Field(1024**4, ge=1, description=(
+        "Bytes of datasets, models, batches and backbones a workspace may store; beyond, uploads and new jobs "
+        "get a 413."))
     api_max_concurrency: int = Field(24, ge=1, description="Requests served at once per API process.")
     inception_weights_path: Path | None = None
 

@@ -130,7 +130,9 @@ def test_upload_list_get_preview_delete(client):
     assert [c["name"] for c in dataset["classes"]] == ["inclusion", "patches", "scratches"]
     assert len(dataset["sha256"]) == 64
 
-    named = upload(client, sample_zip(), filename="x.zip", content_type="application/octet-stream", name="neu-steel")
+    # other content than the session's `dataset`, which would make this upload a duplicate of it
+    named = upload(client, sample_zip(per_class=5), filename="x.zip", content_type="application/octet-stream",
+                   name="neu-steel")
     assert named.status_code == 201 and named.json()["name"] == "neu-steel"
 
     listed = client.get("/v1/datasets", params={"limit": 1}).json()
@@ -153,14 +155,16 @@ def test_upload_list_get_preview_delete(client):
 def test_tar_and_tar_gz_uploads(client):
     for mode, content_type in (("w", "application/x-tar"), ("w:gz", "application/gzip")):
         out = io.BytesIO()
-        with tarfile.open(fileobj=out, mode=mode) as tf, zipfile.ZipFile(io.BytesIO(sample_zip())) as zf:
+        # not the session `dataset`'s images, which would make a later upload of it a duplicate
+        with tarfile.open(fileobj=out, mode=mode) as tf, zipfile.ZipFile(io.BytesIO(sample_zip(per_class=4))) as zf:
             for name in zf.namelist():
                 info = tarfile.TarInfo(f"neu/{name}")
                 info.size = zf.getinfo(name).file_size
                 tf.addfile(info, io.BytesIO(zf.read(name)))
-        response = upload(client, out.getvalue(), filename="set.tar", content_type=content_type)
+        response = client.post("/v1/datasets", params={"allow_duplicate": "true"},  # the same images each time
+                               files={"file": ("set.tar", out.getvalue(), content_type)})
         assert response.status_code == 201, response.text
-        assert [c["count"] for c in response.json()["classes"]] == [6, 6]
+        assert [c["count"] for c in response.json()["classes"]] == [4, 4]
 
 
 def test_dataset_in_use_cannot_be_deleted(client, dataset):

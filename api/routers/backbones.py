@@ -5,8 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile, status
 
-from api.deps import CursorQuery, LimitQuery, SessionDep, StoreDep, WorkspaceDep
+from api.deps import CursorQuery, LimitQuery, SessionDep, SettingsDep, StoreDep, WorkspaceDep
 from api.errors import Problem
+from api.quotas import STORAGE_LIMIT_RESPONSE, check_storage
 from api.schemas.common import Page
 from api.schemas.resources import BackboneOut
 from api.workspace_rows import add_with_object, owned, page
@@ -21,9 +22,10 @@ router = APIRouter(prefix="/v1/backbones", tags=["backbones"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=BackboneOut,
-             responses={422: {"description": "not a TorchScript module that maps images to [N, D] features"}})
+             responses={422: {"description": "not a TorchScript module that maps images to [N, D] features"},
+                        **STORAGE_LIMIT_RESPONSE})
 def import_backbone(
-    workspace: WorkspaceDep, session: SessionDep, store: StoreDep,
+    workspace: WorkspaceDep, session: SessionDep, store: StoreDep, settings: SettingsDep,
     file: Annotated[UploadFile, File(description="a TorchScript module (torch.jit.save) mapping uint8 images "
                                                  "[N, C, H, W] to features [N, D]")],
     name: Annotated[str, Form(max_length=200)] = "domain",
@@ -35,6 +37,7 @@ def import_backbone(
     except MetricsError as exc:
         raise Problem(422, f"not a usable backbone: {exc}",
                       errors=[{"loc": ["body", "file"], "msg": str(exc)}]) from None
+    check_storage(session, workspace, settings, len(blob))
     backbone_id = new_id("bb")
     row = Backbone(id=backbone_id, workspace_id=workspace, name=name, fingerprint=module.fingerprint,
                    feature_dim=module.feature_dim, in_channels=in_channels, object_key=backbone_key(backbone_id),

@@ -5,15 +5,19 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import CursorQuery, LimitQuery, SessionDep, SettingsDep, StoreDep, WorkspaceDep
 from api.errors import Problem
+from api.paths import IdPath
+from api.quotas import check_storage
 from api.schemas.common import Page
 from api.schemas.resources import DatasetOut
 from api.workspace_rows import owned, page
-from core.datasets import save_dataset
+from core.datasets import result_bytes, save_dataset
+from core.fields import NAME_MAX_LENGTH, NAME_PATTERN
 from core.ingest import IngestError, IngestLimits, ingest_archive
 from core.kinds import active_users
 from core.settings import Settings
@@ -23,6 +27,17 @@ from core.tables import Dataset
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 PROBLEM_RESPONSES = {code: {"description": "problem+json"} for code in (400, 413, 415, 422)}
 INGEST_STATUS = {"corrupt": 400, "too_large": 413, "unsupported_media_type": 415, "bad_layout": 422}
+DUPLICATE_HEADER = "X-Defectgen-Duplicate"
+UPLOAD_RESPONSES = {
+    **PROBLEM_RESPONSES,
+    200: {"model": DatasetOut, "description": f"A duplicate: the workspace's dataset with the same content, with "
+                                              f"the header {DUPLICATE_HEADER}: true; nothing new was stored.",
+          "headers": {DUPLICATE_HEADER: {"description": "true: this dataset was there before the upload",
+                                         "schema": {"type": "string", "enum": ["true"]}}}},
+    413: {"description": "problem+json: the upload or its images are over max_upload_bytes or "
+                         "max_uncompressed_bytes, or the workspace would store more than "
+                         "workspace_max_stored_bytes"},
+}
 
 
 def _limits(settings: Settings) -> IngestLimits:
@@ -39,23 +54,43 @@ def get_dataset(session: Session, workspace: str, dataset_id: str) -> Dataset:
     return owned(session, Dataset, workspace, dataset_id, "dataset")
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=DatasetOut, responses=PROBLEM_RESPONSES)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=DatasetOut, responses=UPLOAD_RESPONSES)
 def upload_dataset(
     workspace: WorkspaceDep,
     session: SessionDep,
     store: StoreDep,
     settings: SettingsDep,
+    response: Response,
     file: Annotated[UploadFile, File(description="zip, tar or tar.gz with one folder per class")],
-    name: Annotated[str | None, Form(max_length=200)] = None,
+    name: Annotated[str | None, Form(max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN)] = None,
+    allow_duplicate: Annotated[bool, Query(description="Store the upload as a new dataset even when the "
+                                                       "workspace has one with the same content.")] = False,
 ) -> Dataset:
+    """Upload an archive of images, one folder per class (201).
+
+    An upload whose content (class names and decoded images: the dataset's `sha256`) equals a dataset of the
+    workspace answers 200 with that dataset and the header `X-Defectgen-Duplicate: true`, and stores nothing
+    (its `name` is not applied); `?allow_duplicate=true` stores it as a new dataset. An upload that would take
+    the workspace's stored bytes over workspace_max_stored_bytes gets a 413.
+    """
     with tempfile.TemporaryDirectory(prefix="defectgen-upload-") as workdir:
         try:
             archive = _spill(file, Path(workdir))
             result = ingest_archive(archive, Path(workdir), _limits(settings), file.content_type)
         except IngestError as exc:
             raise Problem(INGEST_STATUS[exc.reason], exc.detail, title=exc.title, errors=exc.errors) from None
+        if not allow_duplicate and (earlier := _same_content(session, workspace, result.sha256)):
+            response.status_code = status.HTTP_200_OK
+            response.headers[DUPLICATE_HEADER] = "true"
+            return earlier
+        check_storage(session, workspace, settings, result_bytes(result))
         label = name or Path(file.filename or "dataset").name.split(".")[0] or "dataset"
         return save_dataset(session, store, workspace, label, result)
+
+
+def _same_content(session: Session, workspace: str, sha256: str) -> Dataset | None:
+    return session.scalars(select(Dataset).where(Dataset.workspace_id == workspace, Dataset.sha256 == sha256)
+                           .order_by(Dataset.id).limit(1)).first()
 
 
 def _spill(file: UploadFile, workdir: Path) -> Path:
@@ -74,19 +109,19 @@ def list_datasets(workspace: WorkspaceDep, session: SessionDep, limit: LimitQuer
 
 
 @router.get("/{dataset_id}", response_model=DatasetOut)
-def read_dataset(dataset_id: str, workspace: WorkspaceDep, session: SessionDep) -> Dataset:
+def read_dataset(dataset_id: IdPath, workspace: WorkspaceDep, session: SessionDep) -> Dataset:
     return get_dataset(session, workspace, dataset_id)
 
 
 @router.get("/{dataset_id}/preview.png", response_class=Response,
             responses={200: {"content": {"image/png": {}}, "description": "A grid of samples, a row per class."}})
-def dataset_preview(dataset_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> Response:
+def dataset_preview(dataset_id: IdPath, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> Response:
     get_dataset(session, workspace, dataset_id)
     return Response(store.get_bytes(preview_key(dataset_id)), media_type="image/png")
 
 
 @router.delete("/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_dataset(dataset_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> None:
+def delete_dataset(dataset_id: IdPath, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> None:
     dataset = get_dataset(session, workspace, dataset_id)
     users = active_users(session, workspace, Dataset, dataset_id)
     if users:

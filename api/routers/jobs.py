@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session
 
 from api.deps import CursorQuery, LimitQuery, SessionDep, SettingsDep, StoreDep, WorkspaceDep
 from api.errors import Problem, not_found
+from api.json_body import UNSUPPORTED, JsonBody
+from api.paths import IdPath
+from api.quotas import JOBS_LIMIT_RESPONSE, STORAGE_LIMIT_RESPONSE, check_job_slots, check_storage
 from api.schemas.common import Page
 from api.schemas.jobs import JobCreate, JobEventOut, JobOut, SampleOut
 from api.workspace_rows import owned, page
@@ -49,10 +52,12 @@ def _replay(session: Session, workspace: str, key: str, request_hash: str) -> Jo
     return job
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut,
+             responses={**JOBS_LIMIT_RESPONSE, **STORAGE_LIMIT_RESPONSE, **UNSUPPORTED})
 def create_job(
     body: Annotated[JobCreate, Body()],
     workspace: WorkspaceDep,
+    _json: JsonBody,
     session: SessionDep,
     settings: SettingsDep,
     store: StoreDep,
@@ -62,6 +67,8 @@ def create_job(
     if idempotency_key and (earlier := _replay(session, workspace, idempotency_key, request_hash)):
         return earlier
     params = resolve_job(session, workspace, body.kind, body.params, settings=settings, store=store)
+    check_job_slots(session, workspace, settings)
+    check_storage(session, workspace, settings)
     job = Job(id=new_id("job"), workspace_id=workspace, kind=body.kind, queue=get_kind(body.kind).queue,
               status=jobs.QUEUED, params=params, progress={}, metrics={}, idempotency_key=idempotency_key,
               request_hash=request_hash)
@@ -91,12 +98,12 @@ def list_jobs(workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 
 
 
 @router.get("/{job_id}", response_model=JobOut)
-def read_job(job_id: str, workspace: WorkspaceDep, session: SessionDep) -> Job:
+def read_job(job_id: IdPath, workspace: WorkspaceDep, session: SessionDep) -> Job:
     return get_job(session, workspace, job_id)
 
 
 @router.post("/{job_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
-def cancel_job(job_id: str, workspace: WorkspaceDep, session: SessionDep) -> Job:
+def cancel_job(job_id: IdPath, workspace: WorkspaceDep, session: SessionDep) -> Job:
     job = get_job(session, workspace, job_id)
     if not jobs.request_cancel(session, job):
         raise Problem(409, f"job {job_id!r} is already {job.status}")
@@ -106,7 +113,7 @@ def cancel_job(job_id: str, workspace: WorkspaceDep, session: SessionDep) -> Job
 
 
 @router.get("/{job_id}/events", response_model=Page[JobEventOut])
-def job_events(job_id: str, workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 500,
+def job_events(job_id: IdPath, workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 500,
                cursor: CursorQuery = None) -> dict:
     get_job(session, workspace, job_id)
     stmt = select(JobEvent).where(JobEvent.job_id == job_id)
@@ -118,7 +125,7 @@ def job_events(job_id: str, workspace: WorkspaceDep, session: SessionDep, limit:
 
 
 @router.get("/{job_id}/samples", response_model=list[SampleOut])
-def job_samples(job_id: str, workspace: WorkspaceDep, session: SessionDep) -> list[SampleOut]:
+def job_samples(job_id: IdPath, workspace: WorkspaceDep, session: SessionDep) -> list[SampleOut]:
     get_job(session, workspace, job_id)
     events = session.scalars(select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.type == "sample")
                              .order_by(JobEvent.id))
@@ -129,7 +136,8 @@ def job_samples(job_id: str, workspace: WorkspaceDep, session: SessionDep) -> li
 
 @router.get("/{job_id}/samples/{step}.png", response_class=Response,
             responses={200: {"content": {"image/png": {}}, "description": "A sample grid, a row per class."}})
-def job_sample(job_id: str, step: int, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> Response:
+def job_sample(job_id: IdPath, step: int, workspace: WorkspaceDep, session: SessionDep,
+               store: StoreDep) -> Response:
     get_job(session, workspace, job_id)
     key = sample_key(job_id, step)
     if not store.exists(key):

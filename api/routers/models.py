@@ -8,8 +8,9 @@ from fastapi import APIRouter, File, Form, UploadFile, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from api.deps import CursorQuery, LimitQuery, SessionDep, StoreDep, WorkspaceDep
+from api.deps import CursorQuery, LimitQuery, SessionDep, SettingsDep, StoreDep, WorkspaceDep
 from api.errors import Problem, invalid
+from api.quotas import STORAGE_LIMIT_RESPONSE, check_storage
 from api.schemas.common import Page
 from api.schemas.resources import ModelOut
 from api.workspace_rows import add_with_object, owned, page
@@ -17,6 +18,7 @@ from core.ids import new_id
 from core.kinds import active_users
 from core.storage_keys import classifier_key, model_key, model_prefix
 from core.tables import RegisteredModel
+from models.architectures import get_architecture
 from models.checkpoint import CheckpointError, checkpoint_format
 from models.classification import CLASSIFIER_FORMAT, checkpoint_from_state_dict, load_classifier
 from models.classifiers import classifier_names
@@ -84,15 +86,16 @@ def _describe(blob: bytes) -> dict[str, Any]:
                 "resolution": config["resolution"], "channels": config["channels"], "step": None, "config": config}
     info = model_info(blob)
     config = info["config"]
-    return {"kind": "generator", "architecture": config["architecture"], "classes": config["class_names"],
+    kind = "translator" if get_architecture(config["architecture"]).translator else "generator"
+    return {"kind": kind, "architecture": config["architecture"], "classes": config["class_names"],
             "resolution": config["options"]["resolution"], "channels": config["channels"], "step": info["step"],
             "config": config}
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ModelOut,
-             responses={code: {"description": "problem+json"} for code in (415, 422)})
+             responses={**{code: {"description": "problem+json"} for code in (415, 422)}, **STORAGE_LIMIT_RESPONSE})
 def import_model(
-    workspace: WorkspaceDep, session: SessionDep, store: StoreDep,
+    workspace: WorkspaceDep, session: SessionDep, store: StoreDep, settings: SettingsDep,
     file: Annotated[UploadFile, File(description="a defectgen generator or classifier checkpoint (safetensors)")],
     architecture: Annotated[str | None, Form(description="With a classifier architecture (resnet18, "
                                                          "mobilenet_v2, small-cnn), the file is a plain state "
@@ -113,6 +116,7 @@ def import_model(
     except CheckpointError as exc:
         raise Problem(422, f"not a usable defectgen checkpoint: {exc}",
                       errors=[{"loc": ["body", "file"], "msg": str(exc)}]) from None
+    check_storage(session, workspace, settings, len(blob))
     model_id = new_id("mdl")
     key = classifier_key(model_id) if fields["kind"] == "classifier" else model_key(model_id)
     model = RegisteredModel(id=model_id, workspace_id=workspace, metrics={}, object_key=key, size_bytes=len(blob),

@@ -20,11 +20,14 @@ class DatasetOut(Out):
     max_size: tuple[int, int]
     classes: list[ClassCount]
     sha256: str
+    size_bytes: int = Field(description="Bytes of its stored images, counted in workspace_max_stored_bytes; 0 for "
+                                        "datasets uploaded before it was recorded.")
 
 
 class ModelOut(Out):
     id: str
-    kind: str = Field(description='"generator" (a GAN) or "classifier" (from an augmentation report, or imported)')
+    kind: str = Field(description='"generator" (a GAN), "translator" (an image-to-image GAN such as cyclegan, '
+                                  'for translate jobs) or "classifier" (from an augmentation report, or imported)')
     architecture: str
     dataset_id: str | None
     job_id: str | None
