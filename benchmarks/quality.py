@@ -1,10 +1,13 @@
 """Do generated images help? Generator quality on real photographs that ship with scikit-image (never the
 procedural sample set).
 
-Each class is one photograph (brick, grass, gravel, coins, immunohistochemistry, Hubble deep field), cut into
-native-resolution 64x64 grayscale patches: `--train` patches per class from the left third (what the generator
-and the classifiers train on), an "oracle" set from the middle third and `--held-out` patches per class from the
-right third (the test set). Every figure is measured against references in the same run:
+Each class is one photograph, cut into native-resolution 64x64 grayscale patches. `--classes textures` (the
+default: brick, grass, gravel, coins, immunohistochemistry, Hubble deep field) is easy: real-only accuracy is near
+1, which leaves no room for an uplift. `--classes alike` (brick, grass, gravel, moon, handwritten text, printed
+page, Hubble, immunohistochemistry) has textures that resemble each other, and leaves room. Per class: `--train`
+patches from the left third (what the generator and the classifiers train on), an "oracle" set from the middle
+third and `--held-out` patches from the right third (the test set). Every figure is measured against references
+in the same run:
 
 - FD ratio: the Fréchet distance of generated vs held-out features, divided by the floor, train vs held-out
   (both at the train set's size, averaged over 5 draws). The features are the penultimate layer of a small CNN
@@ -20,6 +23,9 @@ right third (the test set). Every figure is measured against references in the s
 - uplift: the augmentation report (small-cnn, real only vs real + `--synthetic` images per class, `--repeats`
   paired repeats) on the held-out test set: accuracy uplift with its 95% t interval and one-sided p.
 
+--filter confident|informative also measures each generator through a generate job's classifier filter
+(threshold 0.9), with the feature CNN standing in for the classifier a user trains on the real images.
+
 References: "oracle" (unseen real patches: the ceiling), "noise" (uniform noise: the floor) and "classical"
 (flips, rotations and crops of the train patches; its uplift is the report's real+aug setting).
 
@@ -27,8 +33,9 @@ Scale: with --train-size above 64 (say 128) the generator trains on larger patch
 crops at native scale) or resize (the whole patch downscaled to 64); everything else sees the same pixels as 64 px
 tiles, and the held-out patches are 64 px at native scale, the scale a factory's classifier works at.
 
-Run: .venv/bin/python benchmarks/quality.py [--architectures cdcgan stylegan2-ada] [--steps 2000]
-     [--options '{"stylegan2-ada": {"width": 16}}'] [--train-size 128 --crop resize] [--threads 1] [--out DIR]
+Run: .venv/bin/python benchmarks/quality.py [--classes alike] [--architectures cdcgan fastgan] [--steps 2000]
+     [--options '{"stylegan2-ada": {"width": 16}}'] [--train-size 128 --crop resize] [--filter informative]
+     [--threads 1] [--out DIR]
 """
 from __future__ import annotations
 
@@ -53,6 +60,7 @@ from models.classification import ClassifierConfig, augment, train_classifier  #
 from models.classifiers import classifier_features  # noqa: E402
 from models.config import GanConfig  # noqa: E402
 from models.data import resample, to_training_range, to_uint8  # noqa: E402
+from models.filtering import keep_mask, score_images  # noqa: E402
 from models.metrics.frechet import frechet_distance_from_features  # noqa: E402
 from models.monitor import Monitor, Progress  # noqa: E402
 from models.snapshot import load_sampler  # noqa: E402
@@ -60,15 +68,25 @@ from models.training import GanCallbacks, train_gan  # noqa: E402
 
 SIZE = 64
 REGIONS = {"train": (0.0, 1 / 3), "oracle": (1 / 3, 2 / 3), "held_out": (2 / 3, 1.0)}
+CLASS_SETS = {
+    "textures": ["brick", "grass", "gravel", "coins", "ihc", "hubble"],
+    "alike": ["brick", "grass", "gravel", "moon", "text", "page", "hubble", "ihc"],
+}
 Source = Callable[[int, int, int], torch.Tensor]  # (class index, count, seed) -> uint8 [count, 1, 64, 64]
 
 
-def photographs() -> dict[str, np.ndarray]:
+def photographs(names: list[str]) -> dict[str, np.ndarray]:
     from skimage import data
 
     loaders = {"brick": data.brick, "grass": data.grass, "gravel": data.gravel, "coins": data.coins,
-               "ihc": data.immunohistochemistry, "hubble": data.hubble_deep_field}
-    return {name: np.asarray(Image.fromarray(load()).convert("L")) for name, load in loaders.items()}
+               "ihc": data.immunohistochemistry, "hubble": data.hubble_deep_field, "moon": data.moon,
+               "cell": data.cell, "retina": data.retina, "camera": data.camera, "coffee": data.coffee,
+               "chelsea": data.chelsea, "astronaut": data.astronaut, "rocket": data.rocket, "text": data.text,
+               "page": data.page}
+    unknown = set(names) - set(loaders)
+    if unknown:
+        raise SystemExit(f"unknown photographs {sorted(unknown)}; known: {sorted(loaders)}")
+    return {name: np.asarray(Image.fromarray(loaders[name]()).convert("L")) for name in names}
 
 
 def patches(photo: np.ndarray, region: tuple[float, float], count: int, rng: np.random.Generator,
@@ -165,26 +183,64 @@ def _log_progress(architecture: str, started: float, progress: Progress) -> None
               f"{losses}", flush=True)
 
 
-def train_generator(architecture: str, steps: int, options: dict, crop: str, data: dict, classes: list[str],
-                    out: Path) -> tuple[Source, float]:
-    config = GanConfig(architecture=architecture, channels=1, class_names=classes, steps=steps, crop=crop,
-                       sample_every=max(steps // 4, 1), checkpoint_every=steps, options={"resolution": SIZE, **options})
-    grids: list[tuple[int, bytes]] = []
-    started = time.perf_counter()
-    images, labels = data["train"]
-    if crop == "resize" and images.shape[-1] != SIZE:  # as the service loads them: each whole image resized
-        images = resample(images, (SIZE, SIZE))
-    result = train_gan(config, images, labels, GanCallbacks(lambda *_: None, lambda s, png: grids.append((s, png))),
-                       Monitor(lambda p: _log_progress(architecture, started, p)))
-    seconds = time.perf_counter() - started
-    for step, png in grids:
-        (out / f"{architecture}-step{step:05d}.png").write_bytes(png)
-    sampler = load_sampler(result.snapshot)
+def snapshot_source(snapshot: bytes) -> Source:
+    sampler = load_sampler(snapshot)
 
     def draw(class_index: int, count: int, seed: int) -> torch.Tensor:
         return sampler.generate([class_index] * count, [seed * 1_000_003 + i for i in range(count)])
 
-    return draw, seconds
+    return draw
+
+
+def generated(source: Source, classes: int, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    images = torch.cat([source(c, count, 10_000 + c) for c in range(classes)])
+    return images, torch.arange(classes).repeat_interleave(count)
+
+
+def train_generator(architecture: str, steps: int, options: dict, crop: str, data: dict, classes: list[str],
+                    out: Path, features: Features, count: int) -> tuple[Source, float]:
+    """The trained generator as a source, and its training time (the FD ratio of each quarter's snapshot is
+    printed on the way; measuring them is not timed)."""
+    config = GanConfig(architecture=architecture, channels=1, class_names=classes, steps=steps, crop=crop,
+                       sample_every=max(steps // 4, 1), checkpoint_every=steps, options={"resolution": SIZE, **options})
+    grids: list[tuple[int, bytes]] = []
+    measuring = 0.0
+
+    def evaluate(step: int, snapshot: bytes) -> None:
+        nonlocal measuring
+        began = time.perf_counter()
+        row = measure(features, *generated(snapshot_source(snapshot), len(classes), count), data, 0)
+        print(f"  {architecture} step {step}: FD ratio {row['fd_ratio']:.2f}  diversity {row['diversity_ratio']:.2f}",
+              flush=True)
+        measuring += time.perf_counter() - began
+
+    started = time.perf_counter()
+    images, labels = data["train"]
+    if crop == "resize" and images.shape[-1] != SIZE:  # as the service loads them: each whole image resized
+        images = resample(images, (SIZE, SIZE))
+    callbacks = GanCallbacks(lambda *_: None, lambda s, png: grids.append((s, png)), evaluate=evaluate,
+                             eval_every=max(steps // 4, 1))
+    result = train_gan(config, images, labels, callbacks, Monitor(lambda p: _log_progress(architecture, started, p)))
+    seconds = time.perf_counter() - started - measuring
+    for step, png in grids:
+        (out / f"{architecture}-step{step:05d}.png").write_bytes(png)
+    return snapshot_source(result.snapshot), seconds
+
+
+def filtered_source(source: Source, classifier: torch.nn.Module, mode: str, threshold: float = 0.9,
+                    factor: int = 10) -> Source:
+    """What a generate job with `filter: {mode}` hands back: candidates the real-trained classifier keeps, up to
+    `factor` times the count; short of that, the rest are the candidates it gives the label most probability."""
+    def draw(class_index: int, count: int, seed: int) -> torch.Tensor:
+        candidates = source(class_index, count * factor, seed)
+        labels = torch.full((len(candidates),), class_index)
+        label_prob, predicted = score_images(classifier, candidates, labels)
+        kept = keep_mask(mode, threshold, label_prob, predicted, labels)
+        order = torch.cat([kept.nonzero().flatten(), (~kept).nonzero().flatten()[
+            label_prob[~kept].argsort(descending=True)]])
+        return candidates[order[:count]]
+
+    return draw
 
 
 def report(data: dict, classes: list[str], source: Source, synthetic: int, repeats: int,
@@ -214,6 +270,8 @@ def grid_png(images: torch.Tensor, labels: torch.Tensor, per_class: int = 8) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--architectures", nargs="*", default=["cdcgan"])
+    parser.add_argument("--classes", nargs="+", default=list(CLASS_SETS["textures"]),
+                        help=f"photographs, one per class, or a named set: {sorted(CLASS_SETS)}")
     parser.add_argument("--steps", type=int, default=2000, help="training steps (TrainSettings' default)")
     parser.add_argument("--options", type=json.loads, default={}, help="per-architecture options, as JSON")
     parser.add_argument("--train", type=int, default=10, help="training patches per class")
@@ -224,6 +282,9 @@ def main() -> None:
     parser.add_argument("--generated", type=int, default=200, help="generated images per class to measure")
     parser.add_argument("--synthetic", type=int, default=100, help="synthetic images per class in the report")
     parser.add_argument("--repeats", type=int, default=5, help="augmentation report repeats; 0 skips the report")
+    parser.add_argument("--filter", choices=["confident", "informative"],
+                        help="also measure each generator through a generate job's filter (threshold 0.9), with "
+                             "the feature CNN as the classifier trained on real images")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("benchmark-quality"))
@@ -231,7 +292,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
 
-    photos = photographs()
+    photos = photographs(CLASS_SETS.get(args.classes[0], args.classes) if len(args.classes) == 1 else args.classes)
     classes = list(photos)
     data = split(photos, {"train": args.train, "oracle": args.generated, "held_out": args.held_out}, args.seed,
                  args.train_size)
@@ -248,12 +309,14 @@ def main() -> None:
     }
     for architecture in args.architectures:
         sources[architecture] = train_generator(architecture, args.steps, args.options.get(architecture, {}),
-                                                args.crop, data, classes, args.out)
+                                                args.crop, data, classes, args.out, features, args.generated)
+        if args.filter:
+            sources[f"{architecture}+{args.filter}"] = (
+                filtered_source(sources[architecture][0], features.model, args.filter), None)
 
     results = {}
     for name, (source, seconds) in sources.items():
-        fake = torch.cat([source(c, args.generated, 10_000 + c) for c in range(len(classes))])
-        fake_labels = torch.arange(len(classes)).repeat_interleave(args.generated)
+        fake, fake_labels = generated(source, len(classes), args.generated)
         (args.out / f"{name}-samples.png").write_bytes(grid_png(fake, fake_labels))
         row = measure(features, fake, fake_labels, data, args.seed)
         if args.repeats:
