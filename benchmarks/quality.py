@@ -198,7 +198,7 @@ def generated(source: Source, classes: int, count: int) -> tuple[torch.Tensor, t
 
 
 def train_generator(architecture: str, steps: int, options: dict, crop: str, data: dict, classes: list[str],
-                    out: Path, features: Features, count: int) -> tuple[Source, float]:
+                    out: Path, features: Features, count: int, seed: int) -> tuple[Source, float]:
     """The trained generator as a source, and its training time (the FD ratio of each quarter's snapshot is
     printed on the way; measuring them is not timed)."""
     config = GanConfig(architecture=architecture, channels=1, class_names=classes, steps=steps, crop=crop,
@@ -209,7 +209,7 @@ def train_generator(architecture: str, steps: int, options: dict, crop: str, dat
     def evaluate(step: int, snapshot: bytes) -> None:
         nonlocal measuring
         began = time.perf_counter()
-        row = measure(features, *generated(snapshot_source(snapshot), len(classes), count), data, 0)
+        row = measure(features, *generated(snapshot_source(snapshot), len(classes), count), data, seed)
         print(f"  {architecture} step {step}: FD ratio {row['fd_ratio']:.2f}  diversity {row['diversity_ratio']:.2f}",
               flush=True)
         measuring += time.perf_counter() - began
@@ -309,7 +309,8 @@ def main() -> None:
     }
     for architecture in args.architectures:
         sources[architecture] = train_generator(architecture, args.steps, args.options.get(architecture, {}),
-                                                args.crop, data, classes, args.out, features, args.generated)
+                                                args.crop, data, classes, args.out, features, args.generated,
+                                                args.seed)
         if args.filter:
             sources[f"{architecture}+{args.filter}"] = (
                 filtered_source(sources[architecture][0], features.model, args.filter), None)
