@@ -21,7 +21,7 @@ in the same run:
   images. Copies of the training set score near 0.
 - checkerboard and edge stripe: models/artefacts.py's scores (limits 0.1 and 0.2).
 - uplift: the augmentation report (small-cnn, real only vs real + `--synthetic` images per class, `--repeats`
-  paired repeats) on the held-out test set: accuracy uplift with its 95% t interval and one-sided p.
+  paired repeats) on the held-out test set: accuracy uplift with its 95% paired bootstrap interval and one-sided p.
 
 --filter confident|informative also measures each generator through a generate job's classifier filter
 (threshold 0.9), with the feature CNN standing in for the classifier a user trains on the real images.

@@ -4,13 +4,14 @@ Every setting of a grid (real only, real + n synthetic images per class, optiona
 and/or class balancing) trains a classifier from scratch and is evaluated on the same real test set. Repeat r
 trains every setting with seed ``config.seed + r`` and the same synthetic images, so that settings are compared
 pairwise per repeat (a paired design): the uplift over the real-only baseline is the mean paired difference with
-its 95% t confidence interval and a one-sided paired t-test (alternative: the setting is better).
+a paired bootstrap interval and a one-sided paired t-test (alternative: the setting is better); see
+models.report_statistics. Settings that are identical by construction (class balancing of a balanced training
+set) are trained once and reported as aliases of the first setting they equal.
 """
 from __future__ import annotations
 
 import dataclasses
 import io
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,6 @@ from PIL import Image
 from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.image import show_cam_on_image
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
-from scipy import stats
 from torch import nn
 
 from models.classification import (
@@ -42,11 +42,20 @@ from models.classifiers import gradcam_target_layer
 from models.config import is_int
 from models.data import to_training_range
 from models.errors import DataError
+from models.labels import LINE_HEIGHT, MARGIN, draw_text, text_width
 from models.monitor import SILENT, Monitor
+from models.report_statistics import (
+    INTERVAL_METHOD,
+    draw_resamples,
+    few_repeats,
+    mean_ci,
+    paired_uplift,
+    resampled_metrics,
+)
 
 # (class_index, count, seed) -> uint8 [count, C, R, R] at the classifier's channels and resolution.
 SyntheticSource = Callable[[int, int, int], torch.Tensor]
-SIGNIFICANCE = 0.05
+GRID_PADDING = 2
 
 
 @dataclass
@@ -107,7 +116,7 @@ class ReportResult:
     summary: dict[str, Any]
     baseline_classifier: bytes  # the real-only classifier of repeat 0 (save_classifier)
     plots: dict[str, bytes]  # "metrics.png", "per_class_recall.png"
-    gradcam: dict[str, bytes]  # setting key -> PNG: test images above, Grad-CAM of their true class below
+    gradcam: dict[str, bytes]  # setting key -> PNG: test images, Grad-CAM of their true class, then their labels
 
 
 def report_settings(config: ReportConfig) -> list[Setting]:
@@ -117,6 +126,13 @@ def report_settings(config: ReportConfig) -> list[Setting]:
             for balanced in [False] + [True] * config.class_balance
             for aug in [False] + [True] * config.classical_augmentation
             for n in counts]
+
+
+def distinct_settings(settings: list[Setting], class_counts: list[int]) -> dict[Setting, Setting]:
+    """Each setting -> the first setting that trains on the same images in the same way (itself if none)."""
+    first: dict[tuple[tuple[int, ...], bool], Setting] = {}
+    return {s: first.setdefault((tuple(s.synthetic_counts(class_counts)), s.classical_augmentation), s)
+            for s in settings}
 
 
 def run_report(config: ReportConfig, train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
@@ -138,19 +154,22 @@ def run_report(config: ReportConfig, train: tuple[torch.Tensor, torch.Tensor], t
     if absent:
         raise DataError(f"test set has classes without training images: {absent}")
     settings = report_settings(config)
+    same_as = distinct_settings(settings, class_counts)
+    trained = [s for s in settings if same_as[s] == s]
     sizes = {s: len(train_images) + sum(s.synthetic_counts(class_counts)) for s in settings}
-    total = config.repeats * classifier.epochs * sum(batches_per_epoch(n, classifier.batch_size)
-                                                     for n in sizes.values())
+    total = config.repeats * classifier.epochs * sum(batches_per_epoch(sizes[s], classifier.batch_size)
+                                                     for s in trained)
     needed = [max(s.synthetic_counts(class_counts)[c] for s in settings) for c in range(classifier.num_classes)]
     gradcam_index = _spread_over_classes(test_labels, config.gradcam_samples)
 
-    runs: dict[Setting, list[dict[str, Any]]] = {s: [] for s in settings}
+    runs: dict[Setting, list[dict[str, Any]]] = {s: [] for s in trained}
+    predictions: dict[Setting, list[np.ndarray]] = {s: [] for s in trained}
     gradcam: dict[str, bytes] = {}
     baseline_classifier = b""
     done = 0
     for repeat in range(config.repeats):
         pool = [_synthetic_pool(synthetic, c, n, config.seed + repeat, classifier) for c, n in enumerate(needed)]
-        for setting in settings:
+        for setting in trained:
             images, labels = _training_set(train_images, train_labels, pool, setting.synthetic_counts(class_counts))
             run_config = dataclasses.replace(classifier, seed=config.seed + repeat,
                                              classical_augmentation=setting.classical_augmentation)
@@ -160,47 +179,23 @@ def run_report(config: ReportConfig, train: tuple[torch.Tensor, torch.Tensor], t
             done += run_config.epochs * batches_per_epoch(len(images), run_config.batch_size)
             probs = predict_proba(model, test_images, classifier.device)
             runs[setting].append(classification_metrics(probs, test_labels, classifier.num_classes))
+            predictions[setting].append(probs.argmax(dim=1).cpu().numpy())
             if repeat == 0:
                 if setting == settings[0]:
                     baseline_classifier = save_classifier(run_config, model)
                 if len(gradcam_index):
                     gradcam[setting.key] = _gradcam_png(run_config, model, test_images[gradcam_index],
-                                                        test_labels[gradcam_index])
+                                                        test_labels[gradcam_index], probs[gradcam_index].cpu())
 
-    summary = _summary(config, settings, runs, sizes, len(test_images))
+    draws = draw_resamples(config.repeats, len(test_images), config.seed)
+    truth = test_labels.cpu().numpy()
+    resampled = {s: resampled_metrics(np.stack(predictions[s]), truth, classifier.num_classes, draws)
+                 for s in trained}
+    for setting in settings:
+        if setting.key not in gradcam and same_as[setting].key in gradcam:
+            gradcam[setting.key] = gradcam[same_as[setting].key]
+    summary = _summary(config, settings, same_as, runs, resampled, sizes, len(test_images))
     return ReportResult(summary, baseline_classifier, _plots(summary), gradcam)
-
-
-def mean_ci(values: list[float]) -> dict[str, Any]:
-    """Mean, sample std (0 for one value) and the 95% t interval of the mean ([mean, mean] for one value or
-    no spread)."""
-    n, mean = len(values), float(np.mean(values))
-    std = float(np.std(values, ddof=1)) if n > 1 else 0.0
-    half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n) if n > 1 and std > 0 else 0.0
-    return {"mean": mean, "std": std, "ci95": [mean - half, mean + half], "runs": [float(v) for v in values]}
-
-
-def paired_uplift(values: list[float], baseline: list[float]) -> dict[str, Any]:
-    """Mean paired difference values - baseline with its 95% t interval, and a one-sided test that it is > 0.
-
-    The test is the paired t-test (scipy.stats.ttest_rel, alternative="greater"). When the differences do not
-    vary the t statistic is undefined; then the exact one-sided sign test is used (p = 0.5^n when all n
-    differences are positive, 1 when none is), which needs 5 repeats to reach p < 0.05. One repeat: no test
-    (p_value None). significant = p < 0.05 and mean > 0.
-    """
-    differences = np.asarray(values, dtype=float) - np.asarray(baseline, dtype=float)
-    interval = mean_ci(differences.tolist())
-    p_value: float | None = None
-    test = None
-    if len(differences) > 1:
-        if np.ptp(differences) > 0:
-            test, p_value = "paired t-test, one-sided", float(stats.ttest_rel(values, baseline,
-                                                                              alternative="greater").pvalue)
-        else:  # all differences equal: all positive, all zero or all negative
-            test, p_value = "sign test, one-sided", 0.5 ** len(differences) if differences[0] > 0 else 1.0
-    mean = interval["mean"]
-    return {"mean": mean, "ci95": interval["ci95"], "p_value": p_value, "test": test,
-            "significant": p_value is not None and p_value < SIGNIFICANCE and mean > 0}
 
 
 def _prepared(data: tuple[torch.Tensor, torch.Tensor], classifier: ClassifierConfig,
@@ -247,33 +242,42 @@ def _spread_over_classes(labels: torch.Tensor, count: int) -> torch.Tensor:
     return order[:count]
 
 
-def _summary(config: ReportConfig, settings: list[Setting], runs: dict[Setting, list[dict[str, Any]]],
+def _summary(config: ReportConfig, settings: list[Setting], same_as: dict[Setting, Setting],
+             runs: dict[Setting, list[dict[str, Any]]], resampled: dict[Setting, dict[str, np.ndarray]],
              sizes: dict[Setting, int], test_size: int) -> dict[str, Any]:
     class_names = config.classifier.class_names
-    baseline = runs[settings[0]]
+    base = settings[0]
+    baseline = runs[base]
+    too_few = few_repeats(config.repeats)
     rows = []
     for setting in settings:
-        results = runs[setting]
+        results, draws = runs[same_as[setting]], resampled[same_as[setting]]
         row: dict[str, Any] = {
             "key": setting.key, "label": setting.label, "synthetic_per_class": setting.synthetic_per_class,
             "classical_augmentation": setting.classical_augmentation, "balanced": setting.balanced,
             "train_images": sizes[setting],
+            "alias_of": None if same_as[setting] == setting else same_as[setting].key,
+            "few_repeats": too_few is not None, "few_repeats_reason": too_few,
         }
         for metric in ("accuracy", "macro_f1"):
-            row[metric] = mean_ci([r[metric] for r in results])
+            row[metric] = mean_ci([r[metric] for r in results], draws[metric])
         row["per_class"] = {name: {kind: float(np.mean([r[kind][c] for r in results]))
                                    for kind in ("precision", "recall")}
                             for c, name in enumerate(class_names)}
         row["confusion"] = np.sum([r["confusion"] for r in results], axis=0).tolist()
-        row["uplift"] = None if setting == settings[0] else {
-            metric: paired_uplift([r[metric] for r in results], [r[metric] for r in baseline])
-            for metric in ("accuracy", "macro_f1")}
+        row["uplift"] = None if setting == base else {
+            "setting": setting.key, "baseline": base.key,
+            **{metric: paired_uplift([r[metric] for r in results], [r[metric] for r in baseline],
+                                     draws[metric], resampled[base][metric])
+               for metric in ("accuracy", "macro_f1")}}
         rows.append(row)
     return {"classes": list(class_names), "classifier": config.classifier.architecture, "repeats": config.repeats,
-            "test_images": test_size, "baseline": settings[0].key, "settings": rows}
+            "test_images": test_size, "baseline": base.key, "interval_method": INTERVAL_METHOD,
+            "settings": rows}
 
 
-def _gradcam_png(config: ClassifierConfig, model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> bytes:
+def _gradcam_png(config: ClassifierConfig, model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                 probs: torch.Tensor) -> bytes:
     x = to_training_range(images).to(config.device)
     with GradCAM(model=model, target_layers=[gradcam_target_layer(config.architecture, model)]) as cam:
         heatmaps = cam(input_tensor=x, targets=[ClassifierOutputTarget(int(label)) for label in labels])
@@ -281,8 +285,28 @@ def _gradcam_png(config: ClassifierConfig, model: nn.Module, images: torch.Tenso
     overlays = np.stack([show_cam_on_image(image.astype(np.float32) / 255, heatmap, use_rgb=True)
                          for image, heatmap in zip(rgb, heatmaps)])
     rows = torch.from_numpy(np.concatenate([rgb, overlays])).permute(0, 3, 1, 2)
-    grid = torchvision.utils.make_grid(rows, nrow=len(images), padding=2)
-    return _png(Image.fromarray(grid.permute(1, 2, 0).numpy()))
+    grid = torchvision.utils.make_grid(rows, nrow=len(images), padding=GRID_PADDING)
+    grid_image = Image.fromarray(grid.permute(1, 2, 0).numpy())
+    return _png(labelled_grid(grid_image, config.resolution + GRID_PADDING, config.class_names,
+                              labels.tolist(), probs.tolist()))
+
+
+def labelled_grid(grid: Image.Image, column_width: int, class_names: list[str], labels: list[int],
+                  probs: list[list[float]]) -> Image.Image:
+    """`grid` with each column's number under it, then a line per column: its true class, the predicted class
+    and that prediction's probability, red where the prediction is wrong."""
+    lines = []
+    for i, (label, p) in enumerate(zip(labels, probs)):
+        predicted = int(np.argmax(p))
+        lines.append((f"{i + 1}: true {class_names[label]}, predicted {class_names[predicted]} "
+                      f"(p={p[predicted]:.2f})", "black" if predicted == label else "red"))
+    width = max(grid.width, 2 * MARGIN + max(text_width(text) for text, _ in lines))
+    canvas = Image.new("RGB", (width, grid.height + LINE_HEIGHT * (len(lines) + 1) + MARGIN), "white")
+    canvas.paste(grid, (0, 0))
+    for i, (text, colour) in enumerate(lines):
+        draw_text(canvas, (GRID_PADDING + i * column_width, grid.height + 1), str(i + 1), "black")
+        draw_text(canvas, (MARGIN, grid.height + LINE_HEIGHT * (i + 1) + 1), text, colour)
+    return canvas
 
 
 def _plots(summary: dict[str, Any]) -> dict[str, bytes]:
@@ -306,8 +330,9 @@ def _metrics_plot(summary: dict[str, Any]) -> bytes:
             low, high = np.array([row[metric]["ci95"] for row in rows]).T
             ax.errorbar(x, mean, yerr=[mean - low, high - mean], marker="o", capsize=4, label=name)
         bottom, top = ax.get_ylim()
-        ax.set_ylim(max(bottom, 0.0), min(top, 1.05))  # t intervals can reach past the possible range
-        ax.set(title=f"{title} (mean, 95% CI over {summary['repeats']} repeats)", xlabel="synthetic images per class",
+        ax.set_ylim(max(bottom, 0.0), min(top, 1.05))
+        ax.set(title=f"{title} (mean, 95% bootstrap CI, {summary['repeats']} repeats)",
+               xlabel="synthetic images per class",
                ylabel=title)
         ax.grid(alpha=0.3)
     figure.legend(*figure.axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2)

@@ -50,6 +50,11 @@ def test_report_has_every_setting_with_statistics(client, report):
         assert set(setting["per_class"]) == {"crazing", "scratches"}
         assert sum(map(sum, setting["confusion"])) == 2 * 4  # two repeats of a 4-image test split
         assert (setting["uplift"] is None) == (setting["key"] == summary["baseline"])
+        assert setting["uplift"] is None or setting["uplift"]["setting"] == setting["key"]
+        assert setting["alias_of"] in (None, *keys) and isinstance(setting["few_repeats"], bool)
+    assert summary["interval_method"]
+    result = report["job"]["result"]
+    assert result["uplift"] is None or result["uplift"]["setting"] == result["best_setting"]
 
 
 def test_report_plots_and_gradcam_are_pngs(client, report):

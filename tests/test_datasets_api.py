@@ -143,9 +143,11 @@ def test_upload_list_get_preview_delete(client):
     preview = client.get(f"/v1/datasets/{dataset['id']}/preview.png")
     assert preview.status_code == 200
     grid = Image.open(io.BytesIO(preview.content))
-    assert grid.size == (8 * 64, 3 * 64)  # up to 8 tiles of 64 px per row, a row per class
-    rows = [grid.crop((0, 64 * r, 24, 64 * r + 24)).getextrema() for r in range(3)]
+    labels = grid.width - 8 * 64  # the class names, left of up to 8 tiles of 64 px per row, a row per class
+    assert labels > 0 and grid.height == 3 * 64
+    rows = [grid.crop((labels, 64 * r, labels + 24, 64 * r + 24)).getextrema() for r in range(3)]
     assert all(high > low for low, high in rows)
+    assert all(grid.crop((0, 64 * r, labels, 64 * r + 64)).getbbox() for r in range(3))
 
     assert client.delete(f"/v1/datasets/{dataset['id']}").status_code == 204
     assert client.get(f"/v1/datasets/{dataset['id']}").status_code == 404

@@ -78,8 +78,12 @@ class ReportOut(Out):
     classifier: str
     classifier_model_id: str | None
     summary: dict[str, Any] = Field(description="Per setting: accuracy and macro-F1 (mean, std, ci95, runs), "
-                                                "per-class precision and recall, the confusion matrix, and the "
-                                                "uplift over real-only training with its paired test.")
+                                                "per-class precision and recall, the confusion matrix, the "
+                                                "uplift over real-only training (naming its setting and "
+                                                "baseline) with its paired test, alias_of (the setting it "
+                                                "equals by construction, or null) and few_repeats with "
+                                                "few_repeats_reason; interval_method says how ci95 is made "
+                                                "(within [0, 1], uplift within [-1, 1]).")
     plots: dict[str, str] = Field(description="Plot name -> URL of its PNG.")
     gradcam: dict[str, str] = Field(description="Setting key -> URL of its Grad-CAM grid (PNG).")
     created_at: datetime

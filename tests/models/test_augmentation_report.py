@@ -3,22 +3,17 @@ from __future__ import annotations
 import io
 import json
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 from scipy import stats
 
-from models.augmentation_report import (
-    ReportConfig,
-    SyntheticSource,
-    mean_ci,
-    paired_uplift,
-    report_settings,
-    run_report,
-)
+from models.augmentation_report import ReportConfig, SyntheticSource, report_settings, run_report
 from models.classification import ClassifierConfig, load_classifier
 from models.errors import DataError
 from models.monitor import Monitor, Progress, Stopped
+from models.report_statistics import mean_ci, paired_uplift
 
 RESOLUTION = 16
 
@@ -120,6 +115,8 @@ def test_grid_counts_plots_and_gradcam():
     for row in rows.values():
         assert len(row["accuracy"]["runs"]) == 2 and set(row["per_class"]) == {"vertical", "horizontal"}
         assert sum(map(sum, row["confusion"])) == 2 * 100
+        assert all(0 <= row[m]["ci95"][0] <= row[m]["ci95"][1] <= 1 for m in ("accuracy", "macro_f1"))
+        assert row["few_repeats"] and row["alias_of"] is None  # 2 repeats; class 1 has fewer images
     # Every batch of every training counts towards one total: batches of 4 over 6, 12, 6, 12, 8, 14, 8, 14
     # images are 2 + 3 + 2 + 3 + 2 + 4 + 2 + 4 = 22 a repeat.
     assert [(p.step, p.total) for p in progress] == [(i, 44) for i in range(1, 45)]
@@ -129,36 +126,44 @@ def test_grid_counts_plots_and_gradcam():
     assert all(decodes_as_png(png) for png in result.plots.values())
     assert set(result.gradcam) == set(rows)
     assert all(decodes_as_png(png) for png in result.gradcam.values())
-    assert Image.open(io.BytesIO(result.gradcam["real"])).size == (3 * 18 + 2, 2 * 18 + 2)
+    gradcam = Image.open(io.BytesIO(result.gradcam["real"]))  # 3 columns of 16 px images, padded by 2; labels
+    assert gradcam.width >= 3 * 18 + 2 and gradcam.height > 2 * 18 + 2
     baseline_config, _ = load_classifier(result.baseline_classifier)
     assert baseline_config.seed == 0 and not baseline_config.classical_augmentation
 
 
-def test_one_repeat_has_point_intervals_and_no_test():
+def test_one_repeat_is_flagged_and_has_no_test():
     result = run(make_config(repeats=1, classifier=ClassifierConfig("small-cnn", ["vertical", "horizontal"], 1,
                                                                     RESOLUTION, epochs=1, batch_size=16)),
                  2, stripes_source)
     json.dumps(result.summary, allow_nan=False)
     row = result.summary["settings"][1]
-    assert row["accuracy"]["ci95"] == [row["accuracy"]["mean"]] * 2 and row["accuracy"]["std"] == 0
+    low, high = row["accuracy"]["ci95"]  # one repeat: the bootstrap resamples the test images only
+    assert 0 <= low <= row["accuracy"]["mean"] <= high <= 1 and row["accuracy"]["std"] == 0
+    assert row["few_repeats"] and "1 repeat:" in row["few_repeats_reason"]
     assert row["uplift"]["accuracy"]["p_value"] is None and not row["uplift"]["accuracy"]["significant"]
 
 
 def test_statistics():
     values = [0.7, 0.8, 0.75, 0.9]
-    summary = mean_ci(values)
-    half = stats.t.ppf(0.975, 3) * stats.tstd(values) / 2
-    assert summary["ci95"] == pytest.approx([0.7875 - half, 0.7875 + half])
-    uplift = paired_uplift([0.9, 0.95, 0.85, 0.9], [0.7, 0.8, 0.75, 0.9])
-    assert uplift["p_value"] == pytest.approx(stats.ttest_rel([0.9, 0.95, 0.85, 0.9], [0.7, 0.8, 0.75, 0.9],
+    resampled = np.linspace(0.6, 0.95, 101)
+    summary = mean_ci(values, resampled)
+    assert summary["mean"] == pytest.approx(0.7875) and summary["std"] == pytest.approx(stats.tstd(values))
+    assert summary["ci95"] == pytest.approx(np.percentile(resampled, [2.5, 97.5]).tolist())
+
+    def uplift(a: list[float], b: list[float]) -> dict:
+        return paired_uplift(a, b, np.full(10, np.mean(a)), np.full(10, np.mean(b)))
+
+    result = uplift([0.9, 0.95, 0.85, 0.9], [0.7, 0.8, 0.75, 0.9])
+    assert result["p_value"] == pytest.approx(stats.ttest_rel([0.9, 0.95, 0.85, 0.9], [0.7, 0.8, 0.75, 0.9],
                                                               alternative="greater").pvalue)
-    assert uplift["significant"]
+    assert result["significant"]
     # Differences without spread: the sign test.
-    assert paired_uplift([1.0] * 5, [0.5] * 5) | {"test": None} == {
+    assert uplift([1.0] * 5, [0.5] * 5) | {"test": None} == {
         "mean": 0.5, "ci95": [0.5, 0.5], "p_value": 0.5 ** 5, "significant": True, "test": None}
-    assert not paired_uplift([1.0] * 4, [0.5] * 4)["significant"]
-    assert paired_uplift([0.5] * 3, [0.5] * 3)["p_value"] == 1.0
-    assert paired_uplift([0.5, 0.6], [0.7, 0.9])["significant"] is False
+    assert not uplift([1.0] * 4, [0.5] * 4)["significant"]
+    assert uplift([0.5] * 3, [0.5] * 3)["p_value"] == 1.0
+    assert uplift([0.5, 0.6], [0.7, 0.9])["significant"] is False
 
 
 def test_settings_always_start_with_the_baseline():
