@@ -12,9 +12,10 @@ from tests.stack import ROOT
 
 
 def make_run_line(**env: str) -> str:
-    clean = {k: v for k, v in os.environ.items() if k not in ("HOST", "PORT")}
-    done = subprocess.run(["make", "-n", "run"], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True,
-                          check=True)
+    # Under `make test` the MAKE* variables would make this a recursive make, which prints its directory.
+    clean = {k: v for k, v in os.environ.items() if k not in ("HOST", "PORT", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    done = subprocess.run(["make", "-n", "--no-print-directory", "run"], cwd=ROOT, env={**clean, **env},
+                          capture_output=True, text=True, check=True)
     return done.stdout.strip().splitlines()[-1]
 
 
