@@ -28,6 +28,7 @@ from pytorch_grad_cam.utils.image import show_cam_on_image
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
+from models.checkpoint import CheckpointError
 from models.classification import (
     ClassifierConfig,
     batches_per_epoch,
@@ -44,6 +45,7 @@ from models.data import to_training_range
 from models.errors import DataError
 from models.labels import LINE_HEIGHT, MARGIN, draw_text, text_width
 from models.monitor import SILENT, Monitor
+from models.report_state import FinishedRun, ReportState
 from models.report_statistics import (
     INTERVAL_METHOD,
     draw_resamples,
@@ -137,7 +139,8 @@ def distinct_settings(settings: list[Setting], class_counts: list[int]) -> dict[
 
 def run_report(config: ReportConfig, train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
                synthetic: SyntheticSource, *, monitor: Monitor = SILENT,
-               init_weights: Mapping[str, torch.Tensor] | None = None) -> ReportResult:
+               init_weights: Mapping[str, torch.Tensor] | None = None, resume: ReportState | None = None,
+               on_finished: Callable[[ReportState], None] | None = None) -> ReportResult:
     """Train and evaluate every setting `config.repeats` times; see the module docstring. Every classifier
     starts from `init_weights` when given (models.classification.init_from).
 
@@ -145,6 +148,10 @@ def run_report(config: ReportConfig, train: tuple[torch.Tensor, torch.Tensor], t
     resolution and channels if they differ. Every training batch counts towards one total reported to
     `monitor`, under a message naming the repeat and setting; a stop request raises models.monitor.Stopped from
     inside a training. DataError for sets or synthetic images that cannot be used.
+
+    `on_finished` gets the state after each finished (repeat, setting); a later call with that state as `resume`
+    (same config and data) trains only the rest, and its result equals an uninterrupted run's, since every
+    training depends on its seed alone. CheckpointError for a `resume` state that does not fit this report.
     """
     classifier = config.classifier
     train_images, train_labels = _prepared(train, classifier, "train")
@@ -157,45 +164,75 @@ def run_report(config: ReportConfig, train: tuple[torch.Tensor, torch.Tensor], t
     same_as = distinct_settings(settings, class_counts)
     trained = [s for s in settings if same_as[s] == s]
     sizes = {s: len(train_images) + sum(s.synthetic_counts(class_counts)) for s in settings}
-    total = config.repeats * classifier.epochs * sum(batches_per_epoch(sizes[s], classifier.batch_size)
-                                                     for s in trained)
+
+    def cost(setting: Setting) -> int:
+        return classifier.epochs * batches_per_epoch(sizes[setting], classifier.batch_size)
+
+    total = config.repeats * sum(cost(s) for s in trained)
     needed = [max(s.synthetic_counts(class_counts)[c] for s in settings) for c in range(classifier.num_classes)]
     gradcam_index = _spread_over_classes(test_labels, config.gradcam_samples)
 
-    runs: dict[Setting, list[dict[str, Any]]] = {s: [] for s in trained}
-    predictions: dict[Setting, list[np.ndarray]] = {s: [] for s in trained}
-    gradcam: dict[str, bytes] = {}
-    baseline_classifier = b""
-    done = 0
+    state = resume.copy() if resume else ReportState()
+    finished = _check_resume(state, config.repeats, trained, len(test_images))
+    by_key = {s.key: s for s in trained}
+    done = sum(cost(by_key[key]) for _, key in finished)
+    if finished:
+        monitor.report(done, total, f"resumed: {len(finished)} of {config.repeats * len(trained)} trainings done")
     for repeat in range(config.repeats):
+        todo = [s for s in trained if (repeat, s.key) not in finished]
+        if not todo:
+            continue
         pool = [_synthetic_pool(synthetic, c, n, config.seed + repeat, classifier) for c, n in enumerate(needed)]
-        for setting in trained:
+        for setting in todo:
             images, labels = _training_set(train_images, train_labels, pool, setting.synthetic_counts(class_counts))
             run_config = dataclasses.replace(classifier, seed=config.seed + repeat,
                                              classical_augmentation=setting.classical_augmentation)
             what = f"repeat {repeat + 1}/{config.repeats}: {setting.label}"
             model = train_classifier(run_config, images, labels, monitor=monitor.part(done, total, what),
                                      init_weights=init_weights)
-            done += run_config.epochs * batches_per_epoch(len(images), run_config.batch_size)
+            done += cost(setting)
             probs = predict_proba(model, test_images, classifier.device)
-            runs[setting].append(classification_metrics(probs, test_labels, classifier.num_classes))
-            predictions[setting].append(probs.argmax(dim=1).cpu().numpy())
+            run = FinishedRun(repeat, setting.key, classification_metrics(probs, test_labels, classifier.num_classes),
+                              probs.argmax(dim=1).cpu().numpy())
+            state.finished.append(run)
+            finished[(repeat, setting.key)] = run
             if repeat == 0:
                 if setting == settings[0]:
-                    baseline_classifier = save_classifier(run_config, model)
+                    state.baseline_classifier = save_classifier(run_config, model)
                 if len(gradcam_index):
-                    gradcam[setting.key] = _gradcam_png(run_config, model, test_images[gradcam_index],
-                                                        test_labels[gradcam_index], probs[gradcam_index].cpu())
+                    state.gradcam[setting.key] = _gradcam_png(run_config, model, test_images[gradcam_index],
+                                                              test_labels[gradcam_index], probs[gradcam_index].cpu())
+            if on_finished is not None:
+                on_finished(state)
 
+    runs = {s: [finished[(r, s.key)].metrics for r in range(config.repeats)] for s in trained}
     draws = draw_resamples(config.repeats, len(test_images), config.seed)
     truth = test_labels.cpu().numpy()
-    resampled = {s: resampled_metrics(np.stack(predictions[s]), truth, classifier.num_classes, draws)
+    resampled = {s: resampled_metrics(np.stack([finished[(r, s.key)].predictions for r in range(config.repeats)]),
+                                      truth, classifier.num_classes, draws)
                  for s in trained}
+    gradcam = dict(state.gradcam)
     for setting in settings:
         if setting.key not in gradcam and same_as[setting].key in gradcam:
             gradcam[setting.key] = gradcam[same_as[setting].key]
     summary = _summary(config, settings, same_as, runs, resampled, sizes, len(test_images))
-    return ReportResult(summary, baseline_classifier, _plots(summary), gradcam)
+    return ReportResult(summary, state.baseline_classifier, _plots(summary), gradcam)
+
+
+def _check_resume(state: ReportState, repeats: int, trained: list[Setting],
+                  test_size: int) -> dict[tuple[int, str], FinishedRun]:
+    """(repeat, setting key) -> its finished run; CheckpointError unless every run belongs to this report."""
+    keys = {s.key for s in trained}
+    finished: dict[tuple[int, str], FinishedRun] = {}
+    for run in state.finished:
+        where = (run.repeat, run.setting)
+        if not 0 <= run.repeat < repeats or run.setting not in keys or where in finished \
+                or run.predictions.shape != (test_size,):
+            raise CheckpointError(f"report checkpoint does not fit this report: run {where}")
+        finished[where] = run
+    if any(r == 0 and key == trained[0].key for r, key in finished) != bool(state.baseline_classifier):
+        raise CheckpointError("report checkpoint does not fit this report: baseline classifier")
+    return finished
 
 
 def _prepared(data: tuple[torch.Tensor, torch.Tensor], classifier: ClassifierConfig,

@@ -1,5 +1,8 @@
 """The augmentation_report job: classifiers trained on real images alone against real plus synthetic images,
-with repeats, on this workspace's own data. Registers the real-only classifier for filtered generation."""
+with repeats, on this workspace's own data. Registers the real-only classifier for filtered generation.
+
+Each finished (repeat, setting) is checkpointed (models.report_state), so a report whose worker is stopped or
+dies resumes on its next attempt without training those again."""
 from __future__ import annotations
 
 import io
@@ -10,13 +13,21 @@ from PIL import Image as PILImage
 from core.batches import manifest_rows
 from core.splits import stratified_split
 from core.storage import ObjectStore
-from core.storage_keys import batch_file_key, batch_manifest_key, classifier_key, report_gradcam_key, report_plot_key
+from core.storage_keys import (
+    batch_file_key,
+    batch_manifest_key,
+    checkpoint_key,
+    classifier_key,
+    report_gradcam_key,
+    report_plot_key,
+)
 from core.tables import Batch, Dataset, RegisteredModel, Report
 from models import augmentation_report
 from models.checkpoint import CheckpointError
 from models.classification import ClassifierConfig, load_classifier, resize_images
 from models.data import images_to_tensor
 from models.errors import DataError
+from models.report_state import ReportState
 from models.snapshot import Sampler, load_sampler
 from worker.inputs import load_dataset, load_row, torch_device
 from worker.runner import JobContext, JobFailed, Outcome
@@ -101,6 +112,27 @@ def _initial_weights(ctx: JobContext) -> dict[str, torch.Tensor] | None:
         raise JobFailed("bad_checkpoint", f"classifier {row.id} cannot be loaded: {exc}") from None
 
 
+def _resume_state(ctx: JobContext) -> ReportState | None:
+    key = checkpoint_key(ctx.job_id)
+    if not ctx.store.exists(key):
+        return None
+    try:
+        state = ReportState.from_bytes(ctx.store.get_bytes(key))
+    except CheckpointError as exc:
+        raise JobFailed("bad_checkpoint", f"cannot resume the report: {exc}") from None
+    ctx.event("resumed", {"attempt": ctx.attempt, "finished": len(state.finished)})
+    return state
+
+
+def _save_state(ctx: JobContext, state: ReportState) -> None:
+    """After each finished (repeat, setting); the runner deletes the checkpoint once the job has ended."""
+    blob = state.to_bytes()
+    ctx.store.put_bytes(checkpoint_key(ctx.job_id), blob)
+    last = state.finished[-1]
+    ctx.event("checkpoint", {"size_bytes": len(blob), "finished": len(state.finished), "repeat": last.repeat,
+                             "setting": last.setting}, ctx.progress.get("step"))
+
+
 def handle(ctx: JobContext) -> Outcome:
     p = ctx.params
     device = torch_device(ctx.settings)
@@ -117,9 +149,15 @@ def handle(ctx: JobContext) -> Outcome:
         synthetic_per_class=p.synthetic_per_class, classical_augmentation=p.classical_augmentation,
         class_balance=p.class_balance, repeats=p.repeats, seed=p.seed, gradcam_samples=p.gradcam_samples,
     )
+    source, init_weights = _synthetic_source(ctx, classes, channels, device), _initial_weights(ctx)
+    resume = _resume_state(ctx)
     # Bad data (DataError) fails the job as bad_data in the runner, like every other kind's.
-    result = augmentation_report.run_report(config, train, test, _synthetic_source(ctx, classes, channels, device),
-                                            monitor=ctx.monitor(), init_weights=_initial_weights(ctx))
+    try:
+        result = augmentation_report.run_report(config, train, test, source, monitor=ctx.monitor(),
+                                                init_weights=init_weights, resume=resume,
+                                                on_finished=lambda state: _save_state(ctx, state))
+    except CheckpointError as exc:
+        raise JobFailed("bad_checkpoint", f"cannot resume the report: {exc}") from None
 
     suffix = ctx.job_id.removeprefix("job_")  # ids derive from the job's: a retry overwrites, never orphans
     report_id, model_id = "rpt_" + suffix, "mdl_" + suffix
