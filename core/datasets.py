@@ -15,7 +15,7 @@ from core.ingest import IngestResult
 from core.storage import ObjectStore
 from core.storage_keys import dataset_image_key, dataset_prefix, preview_key
 from core.tables import Dataset, Image, utcnow
-from models.labels import LINE_HEIGHT, MARGIN, draw_text, text_width
+from models.labels import label_rows
 
 log = logging.getLogger(__name__)
 PREVIEW_PER_CLASS = 8
@@ -30,19 +30,15 @@ def render_preview(result: IngestResult) -> bytes:
         if len(by_class[image.class_name]) < PREVIEW_PER_CLASS:
             by_class[image.class_name].append(image.path)
     mode = result.image_mode
-    names = [name if len(name) <= PREVIEW_LABEL_CHARS else name[:PREVIEW_LABEL_CHARS - 3] + "..."
-             for name in by_class]
-    label_width = 2 * MARGIN + max(text_width(name) for name in names)
-    grid = PILImage.new(mode, (label_width + PREVIEW_TILE * PREVIEW_PER_CLASS, PREVIEW_TILE * len(by_class)))
-    for row, (name, paths) in enumerate(zip(names, by_class.values())):
-        draw_text(grid, (MARGIN, row * PREVIEW_TILE + (PREVIEW_TILE - LINE_HEIGHT) // 2), name, "white")
+    grid = PILImage.new(mode, (PREVIEW_TILE * PREVIEW_PER_CLASS, PREVIEW_TILE * len(by_class)))
+    for row, paths in enumerate(by_class.values()):
         for col, path in enumerate(paths):
             with PILImage.open(path) as tile:
                 tile = tile.convert(mode)
                 tile.thumbnail((PREVIEW_TILE, PREVIEW_TILE))
-                grid.paste(tile, (label_width + col * PREVIEW_TILE, row * PREVIEW_TILE))
+                grid.paste(tile, (col * PREVIEW_TILE, row * PREVIEW_TILE))
     out = io.BytesIO()
-    grid.save(out, format="PNG")
+    label_rows(grid, list(by_class), PREVIEW_TILE, max_chars=PREVIEW_LABEL_CHARS).save(out, format="PNG")
     return out.getvalue()
 
 

@@ -19,3 +19,14 @@ def text_width(text: str) -> int:
 
 def draw_text(image: Image.Image, xy: tuple[int, int], text: str, fill: str) -> None:
     ImageDraw.Draw(image).text(xy, printable(text), font=FONT, fill=fill)
+
+
+def label_rows(grid: Image.Image, names: list[str], row_height: int, top: int = 0, max_chars: int = 32) -> Image.Image:
+    """`grid` with a column on its left naming each row, in the grid's mode; names longer than max_chars are cut."""
+    names = [name if len(name) <= max_chars else name[:max_chars - 3] + "..." for name in names]
+    label_width = 2 * MARGIN + max(text_width(name) for name in names)
+    canvas = Image.new(grid.mode, (label_width + grid.width, grid.height))
+    canvas.paste(grid, (label_width, 0))
+    for row, name in enumerate(names):
+        draw_text(canvas, (MARGIN, top + row * row_height + (row_height - LINE_HEIGHT) // 2), name, "white")
+    return canvas

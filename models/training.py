@@ -15,11 +15,13 @@ from models.checkpoint import CheckpointError, fitting, make_checkpoint, read_ch
 from models.config import GanConfig
 from models.data import TrainingImages, to_training_range, to_uint8
 from models.errors import DataError
+from models.labels import label_rows
 from models.monitor import Monitor, Stopped
 from models.snapshot import ModelWeights, discriminator_blob, make_snapshot
 from models.translation import TranslationGrid
 
 SAMPLES_PER_ROW = 8
+GRID_PADDING = 2
 UNCONDITIONAL_ROWS = 8
 # Config fields that may change between a checkpoint and the run that resumes it: they do not alter the
 # training trajectory.
@@ -252,11 +254,15 @@ class _SampleGrid:
         self.labels = torch.arange(rows, device=device).repeat_interleave(SAMPLES_PER_ROW) % config.num_classes
         self.network = trainer.sampling_network()
         self.gray = config.channels == 1
+        conditional = get_architecture(config.architecture).class_conditional
+        self.row_names = list(config.class_names) if conditional else None
 
     def png(self) -> bytes:
         samples = to_uint8(self.network.sample(self.z, self.labels)).cpu()
-        grid = torchvision.utils.make_grid(samples, nrow=SAMPLES_PER_ROW, padding=2)
-        pixels = grid[0].numpy() if self.gray else grid.permute(1, 2, 0).numpy()
+        grid = torchvision.utils.make_grid(samples, nrow=SAMPLES_PER_ROW, padding=GRID_PADDING)
+        image = Image.fromarray(grid[0].numpy() if self.gray else grid.permute(1, 2, 0).numpy())
+        if self.row_names:
+            image = label_rows(image, self.row_names, samples.shape[-2] + GRID_PADDING, top=GRID_PADDING)
         out = io.BytesIO()
-        Image.fromarray(pixels).save(out, format="PNG")
+        image.save(out, format="PNG")
         return out.getvalue()

@@ -24,6 +24,7 @@ from models.architectures import get_architecture
 from models.checkpoint import CheckpointError, fitting
 from models.cyclegan.networks import MULTIPLE
 from models.data import TrainingImages, to_training_range, to_uint8
+from models.labels import label_rows
 from models.snapshot import read_model
 
 if TYPE_CHECKING:
@@ -98,14 +99,17 @@ class TranslationGrid:
         self.network = network
         self.targets = config.num_classes - 1
         self.gray = config.channels == 1
+        source, targets = config.class_names[0], config.class_names[1:]
+        self.row_names = [name for target in targets for name in (source, f"-> {target}", f"-> {target} -> back")]
 
     def png(self) -> bytes:
         rows = []
         for k in range(self.targets):
             translated = self.network.translate(self.source, k, "forward")
             rows += [self.source, translated, self.network.translate(translated, k, "backward")]
-        grid = torchvision.utils.make_grid(to_uint8(torch.cat(rows)).cpu(), nrow=len(self.source), padding=2)
-        pixels = grid[0].numpy() if self.gray else grid.permute(1, 2, 0).numpy()
+        padding = 2
+        grid = torchvision.utils.make_grid(to_uint8(torch.cat(rows)).cpu(), nrow=len(self.source), padding=padding)
+        image = Image.fromarray(grid[0].numpy() if self.gray else grid.permute(1, 2, 0).numpy())
         out = io.BytesIO()
-        Image.fromarray(pixels).save(out, format="PNG")
+        label_rows(image, self.row_names, self.source.shape[-2] + padding, top=padding).save(out, format="PNG")
         return out.getvalue()

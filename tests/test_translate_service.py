@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from models.labels import MARGIN, text_width
 from tests.conftest import sample_zip, submit, upload, wait_job
 
 CLEAN_SIZE = 42  # not a multiple of 4: the translator pads and crops back
@@ -47,7 +48,8 @@ def test_a_cyclegan_trains_into_a_translator(client, translator):
     assert {"loss_adversarial", "loss_cycle", "loss_identity", "loss_d"} <= set(job["metrics"])
     samples = client.get(f"/v1/jobs/{job['id']}/samples").json()
     grid = Image.open(io.BytesIO(client.get(samples[-1]["url"]).content))
-    assert grid.size == (2 + 4 * 34, 2 + 6 * 34)  # 4 clean crops; source | translated | reconstructed per target
+    # 4 clean crops; source | translated | reconstructed per target, each row named on the left
+    assert grid.size == (2 * MARGIN + text_width("-> scratches -> back") + 2 + 4 * 34, 2 + 6 * 34)
     refused = submit(client, "generate", {"model_id": model["id"], "count_per_class": 1})
     assert refused.status_code == 422
     snapshot = client.get(f"/v1/models/{model['id']}/checkpoint").content

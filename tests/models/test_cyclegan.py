@@ -13,6 +13,7 @@ from models.checkpoint import unpack_state
 from models.config import GanConfig
 from models.cyclegan.networks import PatchDiscriminator, ResnetGenerator, patch_layers
 from models.cyclegan.trainer import HistoryPool, Translator
+from models.labels import MARGIN, text_width
 from models.monitor import Monitor, Stopped
 from models.training import GanCallbacks, TrainResult, train_gan
 from models.translation import (
@@ -89,9 +90,9 @@ def test_minibatches_hold_the_source_and_one_target_in_turn_and_resume_is_bit_id
         full.checkpoint, full.snapshot, full.discriminator)
     trainer = unpack_state(full.checkpoint)["trainer"]
     assert trainer["step"] == 6 and [pair[0]["count"] for pair in trainer["pools"]] == [2, 2]
-    # one row of source crops, their translation and its reconstruction per target
+    # one row of source crops, their translation and its reconstruction per target, named on the left
     grid = Image.open(io.BytesIO(samples[6]))
-    assert grid.size == (2 + 8 * (R + 2), 2 + 6 * (R + 2))
+    assert grid.size == (2 * MARGIN + text_width("-> thick -> back") + 2 + 8 * (R + 2), 2 + 6 * (R + 2))
 
 
 def test_the_learning_rate_decays_linearly_over_the_last_half():

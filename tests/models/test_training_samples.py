@@ -8,9 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
+from models.labels import LINE_HEIGHT, MARGIN, draw_text, text_width
 from models.monitor import Monitor
 from models.training import SAMPLES_PER_ROW, train_gan
-from tests.models.test_gan_training import Recorder, make_config, make_data, run
+from tests.models.test_gan_training import CLASSES, Recorder, make_config, make_data, run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 CELL = 28 + 2  # resolution + make_grid's padding
@@ -20,10 +21,26 @@ CELL = 28 + 2  # resolution + make_grid's padding
 def test_every_column_of_a_sample_grid_has_its_own_z(architecture, rows):
     _, rec = run(make_config(architecture=architecture, steps=2))
     grid = np.asarray(Image.open(io.BytesIO(rec.samples[2])))
+    left = label_column_width(architecture)
     for row in range(rows):
-        cells = [grid[2 + row * CELL:row * CELL + CELL, 2 + col * CELL:col * CELL + CELL].tobytes()
+        cells = [grid[2 + row * CELL:row * CELL + CELL, left + 2 + col * CELL:left + col * CELL + CELL].tobytes()
                  for col in range(SAMPLES_PER_ROW)]
         assert len(set(cells)) == SAMPLES_PER_ROW, f"row {row} repeats an image"
+
+
+def label_column_width(architecture: str) -> int:
+    return 2 * MARGIN + max(text_width(name) for name in CLASSES) if architecture == "cdcgan" else 0
+
+
+def test_a_conditional_sample_grid_names_each_row_by_its_class():
+    _, rec = run(make_config(steps=2))
+    grid = Image.open(io.BytesIO(rec.samples[2]))
+    left = label_column_width("cdcgan")
+    assert grid.size == (left + 2 + SAMPLES_PER_ROW * CELL, 2 + len(CLASSES) * CELL)
+    for row, name in enumerate(CLASSES):
+        expected = Image.new("L", (left, CELL))
+        draw_text(expected, (MARGIN, 2 + (CELL - LINE_HEIGHT) // 2), name, "white")
+        assert grid.crop((0, row * CELL, left, (row + 1) * CELL)).tobytes() == expected.tobytes(), name
 
 
 def test_measure_is_called_at_every_sample_grid_and_its_figures_are_reported():
