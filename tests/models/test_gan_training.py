@@ -10,6 +10,7 @@ from PIL import Image
 from models.checkpoint import CheckpointError, pack_state, unpack_state
 from models.config import GanConfig
 from models.errors import DataError
+from models.labels import MARGIN, text_width
 from models.monitor import Monitor, Progress, Stopped
 from models.snapshot import read_pretrained
 from models.training import GanCallbacks, TrainResult, train_gan
@@ -86,7 +87,8 @@ def test_callbacks_follow_the_schedule(architecture, channels, rows):
         image = Image.open(io.BytesIO(png))
         assert image.format == "PNG"
         assert image.mode == ("L" if channels == 1 else "RGB")
-        assert image.size == (8 * 30 + 2, rows * 30 + 2)
+        labels = 2 * MARGIN + max(text_width(name) for name in CLASSES) if architecture == "cdcgan" else 0
+        assert image.size == (labels + 8 * 30 + 2, rows * 30 + 2)
     assert (result.step, result.checkpoint) == (7, rec.checkpoints[7])
     tree = unpack_state(result.checkpoint)
     assert tree["format"] == "defectgen-gan/1" and tree["step"] == 7

@@ -9,6 +9,7 @@ from PIL import Image
 from models.architectures import get_architecture
 from models.checkpoint import CheckpointError, pack_state, unpack_state
 from models.config import GanConfig
+from models.labels import MARGIN, text_width
 from models.monitor import Stopped
 from models.snapshot import ModelWeights, load_sampler, model_info, read_pretrained
 from models.training import TrainResult, train_gan
@@ -76,7 +77,8 @@ def test_metrics_and_sample_grid(full):
         assert all(type(v) is float and v == v for v in metrics.values())
     assert [m["augment_p"] for m in rec.progress] == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5])
     image = Image.open(io.BytesIO(rec.samples[5]))
-    assert image.mode == "L" and image.size == (8 * 34 + 2, 2 * 34 + 2)  # a row per class
+    labels = 2 * MARGIN + max(text_width(name) for name in CLASSES)
+    assert image.mode == "L" and image.size == (labels + 8 * 34 + 2, 2 * 34 + 2)  # a named row per class
     trainer = unpack_state(result.checkpoint)["trainer"]
     assert (trainer["cur_nimg"], trainer["minibatch"]) == (20, 5)
 
