@@ -9,7 +9,7 @@ import torch
 import torchvision.utils
 from PIL import Image
 
-from models.architectures import GanTrainer, SamplingNetwork, get_architecture
+from models.architectures import Architecture, GanTrainer, SamplingNetwork, get_architecture
 from models.augment import resolve_augment
 from models.checkpoint import CheckpointError, fitting, make_checkpoint, read_checkpoint
 from models.config import GanConfig
@@ -65,12 +65,12 @@ def train_gan(config: GanConfig, images: torch.Tensor | TrainingImages, labels: 
     """
     if resume_from is not None and pretrained is not None:
         raise ValueError("resume_from and pretrained are mutually exclusive")
-    images = _check_data(config, images, labels)
+    architecture = get_architecture(config.architecture)
+    images = _check_data(architecture, config, images, labels)
     config = _augment_for_data(config, len(labels))
     device = torch.device(config.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels
-    architecture = get_architecture(config.architecture)
     config = config.replace(**architecture.loop_settings(config))
     trainer = architecture.make_trainer(config)
     if architecture.whole_images:
@@ -99,7 +99,7 @@ def train_gan(config: GanConfig, images: torch.Tensor | TrainingImages, labels: 
         if architecture.whole_images:
             metrics = trainer.train_own_step(loop_rng)  # type: ignore[attr-defined]
         else:
-            idx = _draw_batch(config, labels, step, loop_rng)
+            idx = _draw_batch(architecture, config, labels, step, loop_rng)
             metrics = trainer.train_step(to_training_range(images.batch(idx, loop_rng)), labels[idx], loop_rng)
         step += 1
         monitor.report(step, config.steps, "training", {**metrics, **measured})
@@ -197,7 +197,8 @@ def _check_fine_tune(base: GanConfig, config: GanConfig) -> None:
         raise CheckpointError(f"cannot fine-tune from the base model: it differs in {', '.join(mismatched)}")
 
 
-def _check_data(config: GanConfig, images: torch.Tensor | TrainingImages, labels: torch.Tensor) -> TrainingImages:
+def _check_data(architecture: Architecture, config: GanConfig, images: torch.Tensor | TrainingImages,
+                labels: torch.Tensor) -> TrainingImages:
     """The images as TrainingImages: RxR for crop="resize", at least RxR for crop="random"."""
     c, r = config.channels, config.resolution
     if isinstance(images, torch.Tensor):
@@ -215,19 +216,18 @@ def _check_data(config: GanConfig, images: torch.Tensor | TrainingImages, labels
         raise DataError(f"labels must be a long tensor [{len(images)}], got {labels.dtype} {tuple(labels.shape)}")
     if labels.min() < 0 or labels.max() >= config.num_classes:
         raise DataError(f"labels must be in [0, {config.num_classes})")
-    architecture = get_architecture(config.architecture)
     if (architecture.per_class or architecture.translator) and len(labels.unique()) < config.num_classes:
         kind = "a translator" if architecture.translator else "one generator per class"
         raise DataError(f"{kind} needs images of every class")
     return images
 
 
-def _draw_batch(config: GanConfig, labels: torch.Tensor, step: int, rng: torch.Generator) -> torch.Tensor:
+def _draw_batch(architecture: Architecture, config: GanConfig, labels: torch.Tensor, step: int,
+                rng: torch.Generator) -> torch.Tensor:
     """A minibatch's indices, drawn with replacement: from all images, or, with one generator per class, from
     class `step % num_classes` alone, or, for a translator, batch_size from class 0 (the source) followed by
     batch_size from target `1 + step % (num_classes - 1)`. Classes take turns so that every class's networks get
     the same number of steps, however few images the class has."""
-    architecture = get_architecture(config.architecture)
     if architecture.translator:
         target = 1 + step % (config.num_classes - 1)
         return torch.cat([_from_class(labels, 0, config.batch_size, rng),

@@ -9,6 +9,12 @@ from core.errors import InvalidParam
 from core.fields import ClassName, ResourceId
 from core.kinds.base import JobKind, Named, Params, Reference
 from core.tables import Dataset, RegisteredModel
+from models.architectures import get_architecture
+from models.config import GanConfig
+from models.errors import OptionError
+
+# Generation options that only some architectures take: the param's name -> the sampler's option.
+SAMPLING_OPTIONS = {"start_scale": "start_scale", "output_size": "size"}
 
 
 class FilterParams(Params):
@@ -92,29 +98,27 @@ class Generate(JobKind):
                 raise InvalidParam("top_up_dataset_id", f"the dataset lacks the model's classes {missing}")
         if params.filter:
             _check_filter(params.filter, model, named)
-        _check_singan_options(params, model)
+        _check_sampling_options(params, model)
         return params.model_dump(mode="json")
 
 
-def _check_singan_options(params: GenerateParams, model: RegisteredModel) -> None:
-    given = [name for name in ("start_scale", "output_size") if getattr(params, name) is not None]
+def _check_sampling_options(params: GenerateParams, model: RegisteredModel) -> None:
+    """The architecture's own generation options: given only to an architecture that takes them, and valid for
+    the model (its checks see the sampler's names: output_size is the sampler's size)."""
+    given = {name: getattr(params, name) for name in SAMPLING_OPTIONS if getattr(params, name) is not None}
     if not given:
         return
-    if model.architecture != "singan" or model.config is None:
-        raise InvalidParam(given[0], f"only SinGAN models take {given[0]}; model {model.id} is {model.architecture}")
-    from models.config import GanConfig
-    from models.singan.pyramid import RECEPTIVE_FIELD, scale_count, scale_sizes
-
-    o = GanConfig.from_dict(model.config).options
-    scales = scale_count(o.resolution, o.min_size, o.scale_factor)  # type: ignore[attr-defined]
-    if params.start_scale is not None and params.start_scale >= scales:
-        raise InvalidParam("start_scale", f"model {model.id} has scales N={scales - 1} (coarsest) to 0")
-    if params.output_size is not None:
-        width, height = params.output_size
-        coarsest = scale_sizes(height, width, scales, o.resolution, o.min_size)[0]  # type: ignore[attr-defined]
-        if min(coarsest) < RECEPTIVE_FIELD:
-            raise InvalidParam("output_size", f"too small: its coarsest scale would be {coarsest[::-1]} px, "
-                                              f"under {RECEPTIVE_FIELD}")
+    architecture = get_architecture(model.architecture)
+    refused = [name for name in given if SAMPLING_OPTIONS[name] not in architecture.sampling_options]
+    if refused or model.config is None:
+        field = (refused or list(given))[0]
+        raise InvalidParam(field, f"model {model.id} ({model.architecture}) takes no {field}")
+    try:
+        architecture.check_sampling(GanConfig.from_dict(model.config),
+                                    {SAMPLING_OPTIONS[name]: value for name, value in given.items()})
+    except OptionError as exc:
+        field = next(name for name, option in SAMPLING_OPTIONS.items() if option == exc.field)
+        raise InvalidParam(field, f"model {model.id}: {exc}") from None
 
 
 def _check_filter(params: FilterParams, generator: RegisteredModel, named: Named) -> None:

@@ -102,6 +102,9 @@ class Architecture(ABC):
     # False where a model cannot start another training (SinGAN learns its own images from scratch): a train job
     # with such a base_model_id is refused at submission.
     fine_tunable: ClassVar[bool] = True
+    # Generation options that its sampling network's sample() takes beside z and labels (SinGAN's start_scale and
+    # size); a generate job giving one to another architecture is refused.
+    sampling_options: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -136,6 +139,9 @@ class Architecture(ABC):
 
     def check_config(self, config: GanConfig) -> None:  # noqa: B027  (an optional hook)
         """Checks that need the whole config, not just the options (ValueError)."""
+
+    def check_sampling(self, config: GanConfig, options: dict[str, Any]) -> None:  # noqa: B027  (an optional hook)
+        """Checks generation options (of sampling_options) against a model's config (models.errors.OptionError)."""
 
 
 def eval_samples(net: nn.Module, forward: Callable[[], torch.Tensor]) -> torch.Tensor:

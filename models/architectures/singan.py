@@ -9,8 +9,9 @@ from pydantic import Field
 
 from models.architectures import register
 from models.architectures.base import Architecture, ArchitectureOptions, adam_beta, learning_rate
+from models.errors import OptionError
 from models.singan.networks import SEED_DIM, SinGANSampler
-from models.singan.pyramid import RECEPTIVE_FIELD, scale_count
+from models.singan.pyramid import RECEPTIVE_FIELD, scale_count, scale_sizes
 from models.singan.trainer import SinGANTrainer, make_sampler
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class SinGAN(Architecture):
     fully_convolutional = True
     whole_images = True
     fine_tunable = False
+    sampling_options = ("start_scale", "size")
 
     def make_trainer(self, config: GanConfig) -> SinGANTrainer:  # type: ignore[override]
         return SinGANTrainer(config)
@@ -79,3 +81,15 @@ class SinGAN(Architecture):
         bound = next(m.le for m in TrainSettings.model_fields["steps"].metadata if hasattr(m, "le"))
         if (steps := self.loop_settings(config)["steps"]) > bound:
             raise ValueError(f"classes x images_per_class x scales x steps_per_scale = {steps} exceeds {bound}")
+
+    def check_sampling(self, config: GanConfig, options: dict[str, Any]) -> None:
+        count = scales(config)
+        if options.get("start_scale") is not None and options["start_scale"] >= count:
+            raise OptionError("start_scale", f"the model has scales N={count - 1} (coarsest) to 0")
+        if options.get("size") is not None:
+            width, height = options["size"]
+            o = config.options
+            coarsest = scale_sizes(height, width, count, o.resolution, o.min_size)[0]  # type: ignore[attr-defined]
+            if min(coarsest) < RECEPTIVE_FIELD:
+                raise OptionError("size", f"too small: its coarsest scale would be {coarsest[::-1]} px, "
+                                          f"under {RECEPTIVE_FIELD}")

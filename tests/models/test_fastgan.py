@@ -12,6 +12,7 @@ from models.checkpoint import unpack_state
 from models.config import GanConfig
 from models.errors import DataError
 from models.fastgan.networks import Discriminator, Generator, SkipExcitation
+from models.labels import MARGIN, text_width
 from models.monitor import Monitor, Stopped
 from models.snapshot import ModelWeights, load_sampler, read_pretrained
 from models.training import TrainResult, _draw_batch, train_gan
@@ -92,8 +93,9 @@ def test_each_minibatch_holds_one_class_in_turn():
     config = make_config(class_names=["a", "b", "c"], batch_size=8)
     labels = torch.tensor([0, 0, 1, 2, 2, 2, 1])
     rng = torch.Generator().manual_seed(0)
+    architecture = get_architecture(config.architecture)
     for step in range(6):
-        assert set(labels[_draw_batch(config, labels, step, rng)].tolist()) == {step % 3}
+        assert set(labels[_draw_batch(architecture, config, labels, step, rng)].tolist()) == {step % 3}
     with pytest.raises(DataError, match="every class"):
         train_gan(config, torch.zeros((3, 1, 64, 64), dtype=torch.uint8), torch.tensor([0, 1, 1]),
                   Recorder().callbacks(), Monitor())
@@ -120,7 +122,8 @@ def test_the_model_holds_one_generator_per_class_and_generates_from_each(full):
     g_ema = unpack_state(result.checkpoint)["trainer"]["g_ema"]
     assert snapshot.keys() == g_ema.keys() and all(torch.equal(snapshot[k], g_ema[k]) for k in g_ema)
     image = Image.open(io.BytesIO(rec.samples[4]))
-    assert image.mode == "L" and image.size == (8 * 66 + 2, 2 * 66 + 2)  # a row per class
+    labels = 2 * MARGIN + max(text_width(name) for name in CLASSES)
+    assert image.mode == "L" and image.size == (labels + 8 * 66 + 2, 2 * 66 + 2)  # a named row per class
     images = load_sampler(result.snapshot).generate([0, 1, 0, 1], [7, 7, 7, 8])
     assert images.shape == (4, 1, 64, 64) and torch.equal(images[0], images[2])
     assert not torch.equal(images[0], images[1]) and not torch.equal(images[1], images[3])

@@ -7,7 +7,7 @@ import torch
 
 from models.checkpoint import read_checkpoint
 from models.config import GanConfig
-from models.errors import DataError
+from models.errors import DataError, OptionError
 from models.monitor import Stopped
 from models.snapshot import load_sampler, read_model
 from models.training import TrainResult, train_gan
@@ -151,3 +151,17 @@ def config_architecture_settings(config: GanConfig) -> dict:
     from models.architectures import get_architecture
 
     return get_architecture("singan").loop_settings(config)
+
+
+def test_sampling_options_are_checked_against_the_pyramid():
+    from models.architectures import get_architecture
+
+    singan, config = get_architecture("singan"), make_config()
+    singan.check_sampling(config, {"start_scale": SCALES - 1, "size": (48, 40)})
+    with pytest.raises(OptionError, match="N=2") as refused:
+        singan.check_sampling(config, {"start_scale": SCALES})
+    assert refused.value.field == "start_scale"
+    with pytest.raises(OptionError, match="too small") as refused:
+        singan.check_sampling(config, {"size": (12, 200)})
+    assert refused.value.field == "size"
+    assert get_architecture("cdcgan").sampling_options == ()

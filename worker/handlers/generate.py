@@ -19,6 +19,7 @@ import torch
 from PIL import Image as PILImage
 
 from core.batches import manifest_csv
+from core.kinds.generate import SAMPLING_OPTIONS
 from core.storage_keys import batch_file_key, batch_manifest_key, batch_prefix
 from core.tables import Batch, Dataset, RegisteredModel
 from models.architectures import get_architecture
@@ -101,12 +102,9 @@ def _targets(ctx: JobContext, model: RegisteredModel) -> dict[str, int]:
 
 
 def _sampling_options(ctx: JobContext) -> dict[str, Any]:
-    """SinGAN's generation options, where the job gives them (the API lets only SinGAN models have them)."""
-    p = ctx.params
-    options: dict[str, Any] = {} if p.start_scale is None else {"start_scale": p.start_scale}
-    if p.output_size is not None:
-        options["size"] = tuple(p.output_size)
-    return options
+    """The architecture's own generation options, where the job gives them (the API checked the model takes them)."""
+    given = {option: getattr(ctx.params, name) for name, option in SAMPLING_OPTIONS.items()}
+    return {option: value for option, value in given.items() if value is not None}
 
 
 def _write_unfiltered(ctx: JobContext, sampler: Sampler, classes: list[str], counts: dict[str, int],
