@@ -12,9 +12,13 @@ SYSTEM_TOOLS := redis-server docker-compose
 run: $(INSTALLED)
 	$(VENV)/bin/defectgen serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
+# The suite runs in two processes, one per stack (tests/conftest.py groups them): most of its time is spent
+# waiting on the stacks' workers, which train on one thread each. `make test PYTEST_PROCESSES=0` runs it in one.
+PYTEST_PROCESSES ?= 2
+
 test: $(INSTALLED) system-tools
 	$(VENV)/bin/ruff check .
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest $(if $(filter-out 0,$(PYTEST_PROCESSES)),-n $(PYTEST_PROCESSES) --dist loadgroup)
 
 system-tools:
 	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \

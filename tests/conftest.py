@@ -175,3 +175,16 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 def zip_names(data: bytes) -> list[str]:
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         return zf.namelist()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `pytest -n 2 --dist loadgroup` (make test), each stack's tests run in one process, so that its
+    session-scoped servers and service start once; tests of no stack go to whichever process is free."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        kind = callspec.params.get("stack") if callspec else None
+        if kind is None and ("servers" in getattr(item, "fixturenames", ())
+                             or (callspec and callspec.params.get("store") == "s3")):
+            kind = "production"
+        if kind is not None:
+            item.add_marker(pytest.mark.xdist_group(kind))
