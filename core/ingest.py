@@ -38,7 +38,7 @@ class IngestLimits:
     max_uncompressed_bytes: int = 2 * 1024**3
     max_image_pixels: int = 4096 * 4096
     min_images_per_class: int = 2
-    min_classes: int = 2
+    min_classes: int = 1
 
 
 @dataclass

@@ -35,7 +35,9 @@ class Settings(BaseSettings):
     max_uncompressed_bytes: int = 4 * 1024**3
     max_image_pixels: int = 4096 * 4096
     min_images_per_class: int = 2
-    min_classes: int = 2
+    # One class is a dataset too: good parts as a translation source, or the one defect an unconditional
+    # generator learns.
+    min_classes: int = Field(1, ge=1)
     orphan_upload_grace_seconds: float = Field(3600.0, ge=0)
 
     job_lease_seconds: float = Field(30.0, gt=0)

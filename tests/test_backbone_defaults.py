@@ -45,3 +45,11 @@ def test_auto_needs_two_classes(api, rows):
     assert train.status_code == 422 and train.json()["errors"][0]["loc"][-1] == "eval_backbone"
     # without evaluation a one-class dataset trains; its result says that diversity is not measured
     assert submit(api, "train", {"dataset_id": one.id, **TINY_TRAIN}).status_code == 202
+
+
+def test_a_report_needs_two_classes(api, rows):
+    _, one, model = rows
+    response = submit(api, "augmentation_report", {"train_dataset_id": one.id, "model_id": model.id})
+    assert response.status_code == 422, response.text
+    error = response.json()["errors"][0]
+    assert error["loc"][-1] == "train_dataset_id" and "two" in error["msg"]

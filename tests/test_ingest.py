@@ -416,9 +416,11 @@ def test_pillow_decompression_bomb_error_maps_to_413(tmp_path, monkeypatch):
     assert locs(error) == [["file", "b/huge.png"]]
 
 
-def test_single_class(tmp_path):
+def test_a_single_class_is_a_dataset_unless_min_classes_says_otherwise(tmp_path):
     members = {f"a/{i}.png": image_bytes(i) for i in range(3)}
-    error = rejected(make_zip(tmp_path / "set.zip", members), tmp_path, "bad_layout")
+    archive = make_zip(tmp_path / "set.zip", members)
+    assert list(ingest(archive, tmp_path / "one").classes) == ["a"]
+    error = rejected(archive, tmp_path / "two", "bad_layout", IngestLimits(min_classes=2))
     assert locs(error) == [["archive"]] and "min_classes" in error.errors[0]["msg"]
 
 

@@ -81,6 +81,8 @@ class AugmentationReport(JobKind):
     def resolve(self, params: AugmentationReportParams, named: Named) -> dict[str, Any]:
         train = named["train_dataset_id"]
         counts = {c["name"]: c["count"] for c in train.classes}
+        if len(counts) < 2:
+            raise InvalidParam("train_dataset_id", f"dataset {train.id} has one class: a classifier needs two")
         resolved = params.model_dump(mode="json")
         if params.test_dataset_id:
             extra = sorted({c["name"] for c in named["test_dataset_id"].classes} - set(counts))
