@@ -12,11 +12,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import docs, errors, health
 from api.routers import backbones, batches, datasets, jobs, models, reports
-from core.datasets import remove_orphans
 from core.db import session_scope
 from core.keys import add_key
 from core.settings import get_settings
-from core.storage import get_store
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +25,6 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     with session_scope() as session:
         if settings.bootstrap_api_key and add_key(session, "default", settings.bootstrap_api_key.get_secret_value()):
             log.info("registered the bootstrap API key for workspace 'default'")
-        remove_orphans(session, get_store(), settings.orphan_upload_grace_seconds)
     yield
 
 

@@ -4,17 +4,15 @@ from __future__ import annotations
 import io
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 from PIL import Image as PILImage
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.ids import id_time, new_id
+from core.ids import new_id
 from core.ingest import IngestResult
 from core.storage import ObjectStore
 from core.storage_keys import dataset_image_key, dataset_prefix, preview_key
-from core.tables import Dataset, Image, utcnow
+from core.tables import Dataset, Image
 from models.labels import label_rows
 
 log = logging.getLogger(__name__)
@@ -92,21 +90,3 @@ def save_dataset(session: Session, store: ObjectStore, workspace_id: str, name: 
         store.delete_prefix(prefix)
         raise
     return dataset
-
-
-def remove_orphans(session: Session, store: ObjectStore, grace_seconds: float) -> list[str]:
-    """Delete dataset objects that have no row: an upload whose API process died before it committed.
-
-    Uploads still in flight elsewhere are spared by age: a dataset id carries its creation time.
-    """
-    cutoff = utcnow() - timedelta(seconds=grace_seconds)
-    candidates = [name for name in store.list_children("datasets/") if name.startswith("ds_")]
-    old = [name for name in candidates if id_time(name) < cutoff]
-    known = set(session.scalars(select(Dataset.id).where(Dataset.id.in_(old)))) if old else set()
-    # Some S3 servers list a prefix whose objects are all gone, so look for an actual object.
-    orphans = [name for name in old if name not in known
-               and next(iter(store.list_keys(dataset_prefix(name))), None) is not None]
-    for dataset_id in orphans:
-        log.warning("removing objects of dataset %s, whose upload never committed", dataset_id)
-        store.delete_prefix(dataset_prefix(dataset_id))
-    return orphans

@@ -38,7 +38,12 @@ class Settings(BaseSettings):
     # One class is a dataset too: good parts as a translation source, or the one defect an unconditional
     # generator learns.
     min_classes: int = Field(1, ge=1)
-    orphan_upload_grace_seconds: float = Field(3600.0, ge=0)
+    orphan_upload_grace_seconds: float = Field(3600.0, ge=0, description=(
+        "How long an upload or import may take before its objects, with no row, count as orphaned."))
+    store_sweep_interval_seconds: float = Field(3600.0, gt=0, description=(
+        "How often each worker removes objects that no row owns (core/orphans.py)."))
+    job_state_retention_seconds: float = Field(86400.0, ge=0, description=(
+        "How long a job that failed for good keeps its training checkpoint."))
 
     job_lease_seconds: float = Field(30.0, gt=0)
     progress_interval_seconds: float = Field(1.0, gt=0)

@@ -32,6 +32,7 @@ def embedded_env(data_dir: Path) -> dict[str, str]:
         DEFECTGEN_MAX_UNCOMPRESSED_BYTES=str(64 * 1024 * 1024),
         DEFECTGEN_MIN_IMAGES_PER_CLASS="3",
         DEFECTGEN_TORCH_THREADS="1",
+        DEFECTGEN_STORE_SWEEP_INTERVAL_SECONDS="2",
         PYTHONUNBUFFERED="1",
     )
     return env

@@ -9,7 +9,7 @@ from celery.signals import worker_process_init, worker_ready, worker_shutdown, w
 
 from core.db import get_engine
 from core.queue import get_celery
-from worker import recovery
+from worker import janitor, recovery
 
 app = get_celery()
 app.autodiscover_tasks(["worker"], related_name="tasks", force=True)
@@ -24,11 +24,13 @@ def _fresh_connections_after_fork(**_: object) -> None:
 @worker_ready.connect
 def _start_recovery(**_: object) -> None:
     recovery.start()
+    janitor.start()
 
 
 @worker_shutdown.connect
 def _stop_recovery(**_: object) -> None:
     recovery.stop()
+    janitor.stop()
 
 
 @worker_shutting_down.connect
