@@ -52,6 +52,10 @@ class FastGAN(Architecture):
         return sampling_generator(config)
 
     def check_config(self, config: GanConfig) -> None:
-        if config.resolution in CUDA_ONLY_RESOLUTIONS and not config.device.startswith("cuda"):
-            raise ValueError(f"resolution {config.resolution} needs device cuda: on a CPU a FastGAN of that size "
-                             f"takes too long, and too much memory, to train")
+        check_device(config)
+
+
+def check_device(config: GanConfig) -> None:
+    if config.resolution in CUDA_ONLY_RESOLUTIONS and not config.device.startswith("cuda"):
+        raise ValueError(f"resolution {config.resolution} needs device cuda: on a CPU a FastGAN of that size "
+                         f"takes too long, and too much memory, to train")

@@ -4,6 +4,10 @@ feature map and from one quadrant of its 16x16 map). Every convolution is spectr
 
 Unlike the reference, G has one output and D one input path: the paper's second, 128 px "small" path to D is
 left out, which halves D's cost on a CPU.
+
+With num_classes, both are class-conditional (architecture cfastgan): G reads a learned class embedding beside z,
+and D adds a projection term (the inner product of a class embedding with its pooled 8x8 features, as in
+Miyato & Koyama's projection discriminator) to every patch logit. Class-dependent parameters live under "embed.".
 """
 from __future__ import annotations
 
@@ -104,10 +108,11 @@ class SkipExcitation(nn.Module):
 
 
 class Generator(nn.Module):
-    def __init__(self, z_dim: int, channels: int, resolution: int, width: int) -> None:
+    def __init__(self, z_dim: int, channels: int, resolution: int, width: int, num_classes: int = 0) -> None:
         super().__init__()
         start = g_channels(4, width)
-        linear = nn.Linear(z_dim, 2 * start * 16, bias=False)
+        self.embed = nn.Embedding(num_classes, z_dim) if num_classes else None
+        linear = nn.Linear(2 * z_dim if num_classes else z_dim, 2 * start * 16, bias=False)
         nn.init.normal_(linear.weight, 0.0, 0.02)
         self.start = nn.Sequential(spectral_norm(linear), nn.Unflatten(1, (2 * start, 4, 4)), _batch_norm(2 * start),
                                    nn.GLU(1))
@@ -119,8 +124,11 @@ class Generator(nn.Module):
                                      for s in self.sizes if s >= 64})
         self.to_image = _conv(g_channels(resolution, width), channels, 3, 1, 1)
 
-    def forward(self, z: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
-        """rng: the noise injections' noise; None for their fixed maps."""
+    def forward(self, z: torch.Tensor, rng: torch.Generator | None = None,
+                labels: torch.Tensor | None = None) -> torch.Tensor:
+        """rng: the noise injections' noise; None for their fixed maps. labels: a conditional G's classes."""
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(labels)], 1)
         x = self.start(z)
         features = {4: x}
         for size, block in zip(self.sizes, self.blocks):
@@ -131,8 +139,9 @@ class Generator(nn.Module):
         return torch.tanh(self.to_image(x))
 
     def sample(self, z: torch.Tensor, labels: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor:
-        """Eval-mode, no-grad images in [-1, 1] with the fixed noise maps; truncation scales z; no classes."""
-        return eval_samples(self, lambda: self(z * truncation_psi))
+        """Eval-mode, no-grad images in [-1, 1] with the fixed noise maps; truncation scales z; labels are used by
+        a conditional G only."""
+        return eval_samples(self, lambda: self(z * truncation_psi, labels=labels if self.embed is not None else None))
 
 
 class DownBlock(nn.Module):
@@ -168,7 +177,7 @@ class Decoder(nn.Module):
 class Discriminator(nn.Module):
     """Logits as a [N, 25] map (5x5 patches of the 8x8 features); on real images also the reconstructions."""
 
-    def __init__(self, channels: int, resolution: int, width: int) -> None:
+    def __init__(self, channels: int, resolution: int, width: int, num_classes: int = 0) -> None:
         super().__init__()
         top = min(resolution, 256)
         if resolution <= 256:
@@ -187,6 +196,7 @@ class Discriminator(nn.Module):
         self.excite = nn.ModuleDict({str(s): SkipExcitation(d_channels(8 * s, width), d_channels(s, width))
                                      for s in self.sizes if 8 * s <= top})
         last = d_channels(8, width)
+        self.embed = spectral_norm(nn.Embedding(num_classes, last)) if num_classes else None
         self.logits = nn.Sequential(_conv(last, 2 * last, 1, bias=False), _batch_norm(2 * last), nn.LeakyReLU(LEAK),
                                     _conv(2 * last, 1, 4))
         size = reconstruction_size(resolution)
@@ -204,12 +214,18 @@ class Discriminator(nn.Module):
             features[size] = x
         return features[8], features[16]
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.logits(self._features(images)[0]).flatten(1)
+    def _logits(self, small: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        logits = self.logits(small).flatten(1)
+        if self.embed is None:
+            return logits
+        return logits + (self.embed(labels) * small.mean((2, 3))).sum(1, keepdim=True)
 
-    def with_reconstructions(self, images: torch.Tensor, part: torch.Tensor,
+    def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self._logits(self._features(images)[0], labels)
+
+    def with_reconstructions(self, images: torch.Tensor, part: torch.Tensor, labels: torch.Tensor | None = None,
                              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(logits, the whole image decoded from the 8x8 map, quadrant part[i] decoded from that quadrant of the
         16x16 map)."""
         small, large = self._features(images)
-        return self.logits(small).flatten(1), self.decode_whole(small), self.decode_part(quadrant(large, part))
+        return self._logits(small, labels), self.decode_whole(small), self.decode_part(quadrant(large, part))

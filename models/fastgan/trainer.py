@@ -37,28 +37,31 @@ def seeded(seed: int, build: Callable[[], T]) -> T:
         return build()
 
 
-def _generator(config: GanConfig) -> Generator:
+def _generator(config: GanConfig, conditional: bool) -> Generator:
     o = config.options
-    return Generator(o.z_dim, config.channels, o.resolution, o.width)
+    return Generator(o.z_dim, config.channels, o.resolution, o.width, config.num_classes if conditional else 0)
 
 
-def sampling_generator(config: GanConfig) -> Generator:
+def sampling_generator(config: GanConfig, conditional: bool = False) -> Generator:
     """G's network alone, initialised from config.seed as the trainer's, in eval mode on config.device."""
-    return seeded(config.seed, lambda: _generator(config)).to(config.device).eval()
+    return seeded(config.seed, lambda: _generator(config, conditional)).to(config.device).eval()
 
 
 class FastGANTrainer:
-    """Unconditional: labels are ignored (one generator per class is models.architectures.per_class's)."""
+    """Conditional (cfastgan): G and D see the labels. Unconditional (fastgan): labels are ignored, and one
+    generator per class is models.architectures.per_class's."""
 
-    def __init__(self, config: GanConfig) -> None:
+    def __init__(self, config: GanConfig, conditional: bool = False) -> None:
         o: FastGANOptions = config.options  # type: ignore[assignment]
+        classes = config.num_classes if conditional else 0
+        self.conditional = conditional
         self.device = torch.device(config.device)
         self.z_dim = o.z_dim
         self.reconstruction_weight = o.reconstruction_weight
         self.size = reconstruction_size(o.resolution)
         self.ema_beta = 0.5 ** (config.batch_size / o.ema_images)
         self.generator, self.discriminator = seeded(config.seed, lambda: (
-            _generator(config), Discriminator(config.channels, o.resolution, o.width)))
+            _generator(config, conditional), Discriminator(config.channels, o.resolution, o.width, classes)))
         self.generator.to(self.device)
         self.discriminator.to(self.device)
         self.g_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
@@ -69,13 +72,14 @@ class FastGANTrainer:
 
     def train_step(self, real: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
         n = real.shape[0]
+        classes = labels if self.conditional else None
         z = torch.randn(n, self.z_dim, generator=generator, device=self.device)
-        fake = self.augment(self.generator(z, generator), generator)
+        fake = self.augment(self.generator(z, generator, classes), generator)
         real = self.augment(real, generator)
         part = torch.randint(4, (n,), generator=generator, device=self.device)
 
-        real_logits, whole, piece = self.discriminator.with_reconstructions(real, part)
-        fake_logits = self.discriminator(fake.detach())
+        real_logits, whole, piece = self.discriminator.with_reconstructions(real, part, classes)
+        fake_logits = self.discriminator(fake.detach(), classes)
         recon = (F.l1_loss(whole, F.interpolate(real, self.size, mode="area"))
                  + F.l1_loss(piece, F.interpolate(quadrant(real, part), self.size, mode="area")))
         loss_d = (F.relu(self._margin(real_logits, generator) - real_logits).mean()
@@ -85,7 +89,7 @@ class FastGANTrainer:
         self.augment.observe(real_logits)
 
         self.discriminator.requires_grad_(False)  # D's weight gradients are not needed for G's step
-        loss_g = -self.discriminator(fake).mean()
+        loss_g = -self.discriminator(fake, classes).mean()
         self._step(self.opt_g, loss_g)
         self.discriminator.requires_grad_(True)
 
@@ -130,8 +134,14 @@ class FastGANTrainer:
 
     def load_pretrained(self, generator: dict[str, torch.Tensor], discriminator: dict[str, torch.Tensor] | None,
                         keep_classes: bool) -> None:
-        """G and G_ema from `generator`, D from `discriminator` (fresh when None); no parameter depends on classes."""
-        self.generator.load_state_dict(generator)
-        self.g_ema.load_state_dict(generator)
-        if discriminator is not None:
-            self.discriminator.load_state_dict(discriminator)
+        """G and G_ema from `generator`, D from `discriminator` (fresh when None). keep_classes=False: the class
+        embeddings ("embed.*", conditional only) keep their fresh initialisation."""
+        for net, weights in ((self.generator, generator), (self.discriminator, discriminator)):
+            if weights is None:
+                continue
+            if not keep_classes:
+                own = net.state_dict()
+                weights = {**{k: v for k, v in weights.items() if not k.startswith("embed.")},
+                           **{k: v for k, v in own.items() if k.startswith("embed.")}}
+            net.load_state_dict(weights)
+        self.g_ema.load_state_dict(self.generator.state_dict())

@@ -19,6 +19,7 @@ TINY_OPTIONS = {
     "cdcgan": {"resolution": 28, "z_dim": 8, "width": 8},
     "stylegan2-ada": {"resolution": 32, "z_dim": 8, "width": 2, "w_dim": 8, "ema_images": 20},
     "fastgan": {"resolution": 64, "z_dim": 8, "width": 1, "ema_images": 20},
+    "cfastgan": {"resolution": 64, "z_dim": 8, "width": 1, "ema_images": 20},
     "cyclegan": {"resolution": 32, "width": 2, "resnet_blocks": 1},  # a translator: source a, targets b and c
     "began": {"resolution": 32, "z_dim": 8, "width": 2, "hidden": 8},
     "cbegan": {"resolution": 32, "z_dim": 8, "width": 2, "hidden": 8},

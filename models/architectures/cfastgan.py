@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from models.architectures import register
+from models.architectures.base import Architecture
+from models.architectures.fastgan import FastGAN, FastGANOptions, check_device
+from models.fastgan.networks import Generator
+from models.fastgan.trainer import FastGANTrainer, sampling_generator
+
+if TYPE_CHECKING:
+    from models.config import GanConfig
+
+
+@register
+class ConditionalFastGAN(Architecture):
+    """FastGAN with one class-conditional generator and a projection discriminator: every class shares every
+    step, where fastgan's generators per class each get steps / classes."""
+
+    name = "cfastgan"
+    conditional = True
+    Options = FastGANOptions
+    sampler_state_key = "g_ema"
+    device_defaults: ClassVar[dict[str, dict[str, Any]]] = FastGAN.device_defaults
+
+    def make_trainer(self, config: GanConfig) -> FastGANTrainer:
+        return FastGANTrainer(config, conditional=True)
+
+    def make_sampler(self, config: GanConfig) -> Generator:
+        return sampling_generator(config, conditional=True)
+
+    def check_config(self, config: GanConfig) -> None:
+        check_device(config)
