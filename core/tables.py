@@ -103,6 +103,8 @@ class Job(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
     request_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The job that started this one (a sweep's candidates); ending the parent early ends its children.
+    parent_job_id: Mapped[str | None] = mapped_column(String(40), default=None, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)

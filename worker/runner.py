@@ -4,7 +4,9 @@ The job's handler (worker/handlers/<kind>.py) sees only a JobContext, whose para
 parsed. A heartbeat thread writes progress to the database every
 `progress_interval_seconds`, renews the lease and picks up cancellation, so a training step costs no
 database round trip. SIGTERM (the worker shutting down) stops the job at its next step and hands it back
-to the queue; it resumes from its checkpoint on the next worker.
+to the queue; it resumes from its checkpoint on the next worker. A handler that waits for its children (a sweep) raises
+Park after each short step: the job stays running, its worker is freed, and each child that ends runs it again
+(core.jobs.park).
 """
 from __future__ import annotations
 
@@ -41,10 +43,15 @@ class JobFailed(Exception):
         self.message = message
 
 
+class Park(Exception):
+    """The handler has done one step of waiting for its children: park the job (still running) until one ends."""
+
+
 @dataclass
 class Outcome:
     result: dict[str, Any]
     records: list[Any] = field(default_factory=list)  # rows committed together with the final status
+    keep_checkpoint: bool = False  # the training checkpoint outlives the job, for a later job to continue it
 
 
 @dataclass
@@ -179,11 +186,14 @@ def run_job(job_id: str, handler: Handler, parse: Callable[[dict[str, Any]], Any
     beat = _Heartbeat(ctx, owner)
     beat.start()
     ending: tuple[str, dict[str, Any]] | None = None  # None: stopped early, for the heartbeat's reason
+    parked: Park | None = None
     try:
         with _stop_on_sigterm(ctx):
             ending = (jobs.SUCCEEDED, {"outcome": handler(ctx)})
     except Stopped:
         pass
+    except Park as park:
+        parked = park
     except JobFailed as exc:
         ending = (jobs.FAILED, {"error": {"code": exc.code, "message": exc.message}})
     except DataError as exc:  # bad user data that no earlier check caught
@@ -201,8 +211,17 @@ def run_job(job_id: str, handler: Handler, parse: Callable[[dict[str, Any]], Any
         _finish(ctx, owner, ending[0], **ending[1])
     elif beat.cancelled:
         _finish(ctx, owner, jobs.CANCELLED)
+    elif parked is not None:
+        _park(ctx, owner)
     elif ctx.shutdown.is_set():
         _hand_back(ctx, owner)
+
+
+def _park(ctx: JobContext, owner: str) -> None:
+    with session_scope() as session:
+        parked = jobs.park(session, ctx.job_id, owner, ctx.progress, ctx.metrics)
+    if not parked:  # a cancel came during the step (or the lease was lost, and finishing does nothing)
+        _finish(ctx, owner, jobs.CANCELLED)
 
 
 def _hand_back(ctx: JobContext, owner: str) -> None:
@@ -234,13 +253,19 @@ def _finish(
         )
         if finished and outcome:
             session.add_all(outcome.records)
+        parent = jobs.wake_parent(session, ctx.job_id) if finished else None
+    if parent is not None:
+        enqueue(*parent)  # its next step sees this job ended
     if finished:
-        _drop_training_state(ctx)
+        _drop_training_state(ctx, keep_checkpoint=bool(outcome and outcome.keep_checkpoint))
 
 
-def _drop_training_state(ctx: JobContext) -> None:
-    """Training checkpoints are kept while a job can resume, and never once it has ended."""
-    for key in (checkpoint_key(ctx.job_id), best_snapshot_key(ctx.job_id)):
+def _drop_training_state(ctx: JobContext, keep_checkpoint: bool = False) -> None:
+    """Training checkpoints are kept while a job can resume, and never once it has ended, unless it asked to keep
+    it for a job that continues it (core/orphans.py removes it after the retention period)."""
+    keys = (best_snapshot_key(ctx.job_id),) if keep_checkpoint else (checkpoint_key(ctx.job_id),
+                                                                     best_snapshot_key(ctx.job_id))
+    for key in keys:
         try:
             ctx.store.delete(key)
         except Exception:  # the job's outcome is already safe; the object is only wasted space
