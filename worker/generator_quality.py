@@ -47,10 +47,14 @@ def load_backbone(ctx: JobContext, ref: str, device: str) -> FeatureBackbone:
 AUTO_SPLIT_SEED = 0
 
 
+AUTO_SPLIT = (DEFAULT_TEST_FRACTION, AUTO_SPLIT_SEED)
+
+
 def auto_backbone(ctx: JobContext, images: torch.Tensor, labels: torch.Tensor, class_names: list[str],
-                  device: str) -> AutoBackbone:
-    """The auto backbone for these images (a dataset's, all of them), trained once per content."""
-    train, _ = stratified_split(labels, DEFAULT_TEST_FRACTION, AUTO_SPLIT_SEED)
+                  device: str, split: tuple[float, int] = AUTO_SPLIT) -> AutoBackbone:
+    """The auto backbone for these images (a dataset's, all of them), trained once per content on the training
+    part of `split` (test fraction, seed): a sweep that holds other images out trains one that never saw them."""
+    train, _ = stratified_split(labels, *split)
     images, labels = images[train], labels[train]
     key = auto_backbone_key(auto_backbone_digest(images, labels, class_names))
     if ctx.store.exists(key):
@@ -76,16 +80,17 @@ class Evaluator:
 
     def __init__(self, ctx: JobContext, dataset: Dataset, backbone_ref: str, device: str, resolution: int,
                  channels: int, crop: str = "resize",
-                 loaded: tuple[torch.Tensor | TrainingImages, torch.Tensor] | None = None) -> None:
+                 loaded: tuple[torch.Tensor | TrainingImages, torch.Tensor] | None = None,
+                 auto_split: tuple[float, int] = AUTO_SPLIT) -> None:
         """`loaded`: the dataset as load_training_images gave it for this size and crop, where the caller has it
-        (a train job), so that it is not decoded again."""
+        (a train job), so that it is not decoded again. `auto_split`: the split the auto backbone trains on."""
         self.ctx, self.dataset = ctx, dataset
         self.class_names = [c["name"] for c in dataset.classes]
         self.size = (resolution, channels, crop)
         self._loaded = loaded
         self._images: tuple[torch.Tensor, torch.Tensor] | None = None
         if backbone_ref == AUTO:
-            self.backbone: FeatureBackbone = auto_backbone(ctx, *self.images(), self.class_names, device)
+            self.backbone: FeatureBackbone = auto_backbone(ctx, *self.images(), self.class_names, device, auto_split)
         else:
             self.backbone = load_backbone(ctx, backbone_ref, device)
         self.real = self._real_features()
@@ -110,8 +115,10 @@ class Evaluator:
         store.put_bytes(key, real.to_bytes())
         return real
 
-    def run(self, sampler: Sampler, metrics: list[str], num_samples: int, seed: int) -> dict[str, Any]:
-        """Generated images spread over the model's classes like the dataset's, each class from its seeds."""
+    def run(self, sampler: Sampler, metrics: list[str], num_samples: int, seed: int,
+            real: FeatureSet | None = None) -> dict[str, Any]:
+        """Generated images spread over the model's classes like the dataset's, each class from its seeds, against
+        all the dataset's images or `real` (features of some of them in this backbone)."""
         classes = sampler.config.class_names
         counts = {c["name"]: c["count"] for c in self.dataset.classes}
         shares = split_by_share(num_samples, [counts[name] for name in classes])
@@ -123,8 +130,8 @@ class Evaluator:
         pairs = None
         if any(PAIRS in get_metric(name).needs for name in metrics):  # SIFID
             pairs = pairing(sampler, names, seeds, fake, *self.images(), self.class_names)
-        return evaluate(self.backbone, None, None, fake, fake_labels, metrics, self.class_names, real_stats=self.real,
-                        pairing=pairs)
+        return evaluate(self.backbone, None, None, fake, fake_labels, metrics, self.class_names,
+                        real_stats=self.real if real is None else real, pairing=pairs)
 
 
 def headline(result: dict[str, Any]) -> dict[str, float | None]:

@@ -12,7 +12,9 @@ from core.kinds._backbones import AUTO, NOT_IDS, SIFID_NEEDS_A_MAP, BackboneRef,
 from core.kinds._translation import TranslationFields, translation_classes
 from core.kinds.base import JobKind, Named, Params, Reference
 from core.kinds.generate import check_generator
-from core.tables import Backbone, Dataset, RegisteredModel
+from core.splits import DEFAULT_TEST_FRACTION, held_out_count
+from core.storage_keys import checkpoint_key
+from core.tables import Backbone, Dataset, Job, RegisteredModel
 from models.architectures import architecture_names, get_architecture
 from models.config import GanConfig, TrainSettings
 from models.presets import PRESETS
@@ -22,6 +24,15 @@ DEFAULT_ARCHITECTURE = "cdcgan"
 # Textures keep their scale in crops, where resizing 200 px to 64 blurs them: on benchmarks/quality.py's 128 px
 # patches, FD ratio 4.20 with random crops against 5.60 resized (docs/quality.md).
 DEFAULT_CROP = "random"
+# What a job that continues another may set otherwise: none of them alters the training trajectory.
+CONTINUABLE_CHANGES = {"steps", "sample_every", "checkpoint_every", "max_minutes", "keep_checkpoint",
+                       "continue_from_job_id"}
+
+
+class Holdout(Params):
+    fraction: float = Field(DEFAULT_TEST_FRACTION, gt=0, lt=1, description="Share of each class held out.")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Seeds the stratified split.")
+    num_samples: int = Field(256, ge=2, le=50_000, description="Generated images scored against them.")
 
 
 class TrainFields(Params):
@@ -47,6 +58,19 @@ class TrainFields(Params):
         "Inception or a backbone with a spatial map."))
     eval_samples: int = Field(500, ge=2, le=50_000, description="Generated images per evaluation.")
     eval_backbone: BackboneRef = None
+    holdout: Holdout | None = Field(None, description=(
+        "Train on the training part of a stratified, seeded split of each class, and score the model against the "
+        "held-out part at the end (result.holdout: KID and FID in the auto backbone, diversity, and the share of "
+        "near-copies of training images): what a sweep ranks its candidates by. Needs 2 classes."))
+    max_minutes: float | None = Field(None, gt=0, le=7 * 24 * 60, description=(
+        "Stop training after this many minutes (counted per attempt) and register the model of the step reached."))
+    keep_checkpoint: bool = Field(False, description=(
+        "Keep the final training checkpoint after the job succeeds (for JOB_STATE_RETENTION_SECONDS), so that a "
+        "later train job can continue it (continue_from_job_id)."))
+    continue_from_job_id: ResourceId | None = Field(None, description=(
+        "Continue the training of this succeeded train job, which kept its checkpoint, to more steps: the same "
+        "params except " + ", ".join(sorted(CONTINUABLE_CHANGES - {"continue_from_job_id"})) + ". On CPU the "
+        "result is bit-identical to one job trained that long."))
 
 
 def _params_model(name: str) -> type[Params]:
@@ -89,7 +113,8 @@ class Train(JobKind):
     Params = TrainParams
     references = {"dataset_id": Reference(Dataset, "dataset"), "base_model_id": Reference(RegisteredModel, "model"),
                   "eval_backbone": Reference(Backbone, "backbone", NOT_IDS),
-                  "source_dataset_id": Reference(Dataset, "dataset")}
+                  "source_dataset_id": Reference(Dataset, "dataset"),
+                  "continue_from_job_id": Reference(Job, "job")}
 
     def resolve(self, params: Any, named: Named) -> dict[str, Any]:
         dataset = named["dataset_id"]
@@ -124,7 +149,40 @@ class Train(JobKind):
                                                          len(classes), "eval_backbone")
             if params.eval_metric == "sifid" and resolved["eval_backbone"] == AUTO:
                 raise InvalidParam("eval_backbone", SIFID_NEEDS_A_MAP)
+        if params.holdout is not None:
+            _check_holdout(params, dataset)
+        if params.continue_from_job_id is not None:
+            _check_continuation(named["continue_from_job_id"], resolved, named.services["store"])
         return resolved
+
+
+def _check_holdout(params: Any, dataset: Dataset) -> None:
+    if get_architecture(params.architecture).translator:
+        raise InvalidParam("holdout", "a translator is not scored against held-out images")
+    if len(dataset.classes) < 2:
+        raise InvalidParam("holdout", "held-out scores are measured in the auto backbone, which needs 2 classes")
+    fraction = params.holdout.fraction
+    empty = [c["name"] for c in dataset.classes if held_out_count(c["count"], fraction) in (0, c["count"])]
+    if empty:
+        raise InvalidParam(["holdout", "fraction"], f"a stratified split with fraction={fraction} leaves no "
+                                                    f"held-out or no training images of classes {empty}")
+
+
+def _check_continuation(earlier: Job, resolved: dict[str, Any], store: Any) -> None:
+    field = "continue_from_job_id"
+    if earlier.kind != "train" or not earlier.params.get("keep_checkpoint"):
+        raise InvalidParam(field, f"job {earlier.id} is not a train job that kept its checkpoint")
+    if earlier.status != "succeeded" or not store.exists(checkpoint_key(earlier.id)):
+        raise InvalidParam(field, f"job {earlier.id} has no checkpoint to continue: it is {earlier.status}, and a "
+                                  "kept checkpoint is removed after the retention period")
+    differ = sorted(k for k in set(resolved) | set(earlier.params)
+                    if k not in CONTINUABLE_CHANGES and resolved.get(k) != earlier.params.get(k))
+    if differ:
+        raise InvalidParam(differ[0], f"a continuation trains with the settings of job {earlier.id}; it has "
+                                      f"{differ[0]}={earlier.params.get(differ[0])!r}")
+    reached = (earlier.result or {}).get("step", 0)
+    if resolved["steps"] <= reached:
+        raise InvalidParam("steps", f"job {earlier.id} already trained {reached} steps: continue to more")
 
 
 def _default_values(params: Any, device: str) -> dict[str, Any]:

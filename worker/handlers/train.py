@@ -5,14 +5,19 @@ fine-tunes. The job's training checkpoint is kept while the job can still resume
 With `eval_every`, the generator is measured every so many steps and the model registered is the best
 snapshot by `eval_metric`, not the last: GANs on a few hundred images overfit. At every sample grid the
 generator's diversity is measured in the auto backbone (worker/collapse.py); the model's is that of the snapshot
-it registers.
+it registers. With `holdout` it trains on the split's training part and scores the model against the held-out
+part (worker/sweep_scoring.py); `max_minutes` ends training early at a step that it then registers, and
+`continue_from_job_id` resumes from the checkpoint another job kept (`keep_checkpoint`).
 """
 from __future__ import annotations
+
+import time
 
 from pydantic import ValidationError
 
 from core.kinds._backbones import AUTO
 from core.kinds.train import gan_config
+from core.splits import stratified_split
 from core.storage_keys import (
     best_snapshot_key,
     checkpoint_key,
@@ -24,13 +29,14 @@ from core.tables import Dataset, RegisteredModel
 from models.architectures import get_architecture
 from models.checkpoint import CheckpointError, read_checkpoint
 from models.metrics.builtin.diversity import COLLAPSE_THRESHOLD
-from models.monitor import Stopped
+from models.monitor import Monitor, Stopped
 from models.snapshot import load_sampler, model_info, read_pretrained
 from models.training import GanCallbacks, train_gan
 from worker.collapse import DiversityProbe, collapse_flags, figures
 from worker.generator_quality import Evaluator
 from worker.inputs import load_row, load_training_images, torch_device
 from worker.runner import JobContext, JobFailed, Outcome
+from worker.sweep_scoring import score_holdout, training_part
 from worker.translation_inputs import load_translation_images, translation_datasets
 
 
@@ -86,8 +92,18 @@ def handle(ctx: JobContext) -> Outcome:
                                                  config.channels, config.crop)
     else:
         images, labels = load_training_images(store, dataset, config.resolution, config.channels, config.crop)
+    loaded = (images, labels)  # the whole dataset, which evaluators compare with
+    split = None
+    if p.holdout is not None:
+        split = stratified_split(labels, p.holdout.fraction, p.holdout.seed)
+        images, labels = training_part(images, labels, split[0])
     ckpt_key = checkpoint_key(ctx.job_id)
     resume = store.get_bytes(ckpt_key) if store.exists(ckpt_key) else None
+    if resume is None and p.continue_from_job_id:
+        earlier = checkpoint_key(p.continue_from_job_id)
+        if not store.exists(earlier):
+            raise JobFailed("checkpoint_missing", f"job {p.continue_from_job_id} no longer has a checkpoint")
+        resume = store.get_bytes(earlier)
     pretrained = None
     try:
         if resume is not None:
@@ -101,14 +117,12 @@ def handle(ctx: JobContext) -> Outcome:
     probe = auto = None
     if len(classes) >= 2 and not translator:  # the auto backbone is a classifier of the classes
         monitor.report(0, config.steps, "auto backbone")
-        auto = Evaluator(ctx, dataset, AUTO, device, config.resolution, config.channels, config.crop,
-                         (images, labels))
+        auto = Evaluator(ctx, dataset, AUTO, device, config.resolution, config.channels, config.crop, loaded)
         probe = DiversityProbe(ctx, auto, config)
     best = None
     if p.eval_every:
         evaluator = auto if auto is not None and p.eval_backbone == AUTO else \
-            Evaluator(ctx, dataset, p.eval_backbone, device, config.resolution, config.channels, config.crop,
-                      (images, labels))
+            Evaluator(ctx, dataset, p.eval_backbone, device, config.resolution, config.channels, config.crop, loaded)
         best = BestSnapshot(ctx, evaluator, device, probe)
 
     def save_checkpoint(step: int, blob: bytes) -> None:
@@ -121,8 +135,19 @@ def handle(ctx: JobContext) -> Outcome:
 
     callbacks = GanCallbacks(save_checkpoint=save_checkpoint, save_sample=save_sample, evaluate=best,
                              eval_every=p.eval_every or 0, measure=probe)
+    deadline = None if p.max_minutes is None else time.monotonic() + p.max_minutes * 60
+    timed = Monitor(lambda pr: monitor.report(pr.step, pr.total, pr.message, pr.metrics),
+                    lambda: ctx.should_stop() or (deadline is not None and time.monotonic() > deadline))
     try:
-        result = train_gan(config, images, labels, callbacks, monitor, resume_from=resume, pretrained=pretrained)
+        try:
+            result = train_gan(config, images, labels, callbacks, timed, resume_from=resume, pretrained=pretrained)
+        except Stopped as stop:
+            if ctx.should_stop() or stop.state is None:
+                raise
+            # Out of time: the same run, ended at the step reached (sample grid, checkpoint, snapshot).
+            reached = read_checkpoint(stop.state).step
+            result = train_gan(config.replace(steps=reached), images, labels, callbacks, monitor,
+                               resume_from=stop.state)
     except Stopped as stop:
         if ctx.shutdown.is_set() and stop.state is not None:  # the next worker resumes from here
             save_checkpoint(read_checkpoint(stop.state).step, stop.state)
@@ -151,7 +176,13 @@ def handle(ctx: JobContext) -> Outcome:
         job_id=ctx.job_id, classes=classes, resolution=config.resolution, channels=config.channels,
         step=step, metrics=metrics, flags=flags, object_key=model_key(model_id), size_bytes=len(snapshot),
     )
-    monitor.report(result.step, config.steps, "done")
-    unmeasured = {} if probe or translator else {
+    extra = {} if probe or translator else {
         "warnings": ['diversity is not measured: backbone "auto" needs at least 2 classes']}
-    return Outcome({"model_id": model_id, "step": step, **unmeasured}, [model])
+    if split is not None and auto is not None:
+        monitor.report(result.step, config.steps, "scoring against the held-out images")
+        holdout = (p.holdout.fraction, p.holdout.seed)
+        extra["holdout"] = score_holdout(ctx, auto, loaded, holdout, *split, snapshot, p.holdout.num_samples,
+                                         p.holdout.seed, device)
+        ctx.event("holdout", extra["holdout"], step)
+    monitor.report(result.step, config.steps, "done")
+    return Outcome({"model_id": model_id, "step": step, **extra}, [model], keep_checkpoint=p.keep_checkpoint)
