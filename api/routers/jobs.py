@@ -92,8 +92,12 @@ def create_job(
 
 @router.get("", response_model=Page[JobOut])
 def list_jobs(workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 50, cursor: CursorQuery = None,
-              status: JobStatus = None, kind: str | None = None) -> dict:
-    filters = [column == value for column, value in ((Job.status, status), (Job.kind, kind)) if value]
+              status: JobStatus = None, kind: str | None = None,
+              parent_job_id: Annotated[str | None, Query(max_length=64,
+                                                         description="Only the children of this job (a sweep's "
+                                                                     "candidates).")] = None) -> dict:
+    filters = [column == value for column, value in
+               ((Job.status, status), (Job.kind, kind), (Job.parent_job_id, parent_job_id)) if value]
     return page(session, Job, workspace, limit, cursor, *filters)
 
 

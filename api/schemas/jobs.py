@@ -31,6 +31,7 @@ class JobOut(Out):
     result: dict[str, Any] | None
     error: dict[str, str] | None
     attempts: int
+    parent_job_id: str | None = None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
