@@ -2,9 +2,10 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-# Servers the tests start for the production stack (PostgreSQL 15 ships with the machine), and the
-# compose checker; the benchmarks also need wrk.
-SYSTEM_TOOLS := redis-server docker-compose
+# Servers the tests start for the production stack (PostgreSQL 15 ships with the machine), the compose
+# checker, and the browser the dashboard's tests drive; the benchmarks also need wrk. Each is a Debian
+# package, or package:command where the command it installs has another name.
+SYSTEM_TOOLS := redis-server docker-compose chromium chromium-driver:chromedriver
 
 .PHONY: run test install system-tools benchmarks clean
 
@@ -21,7 +22,8 @@ test: $(INSTALLED) system-tools
 	$(PYTHON) -m pytest $(if $(filter-out 0,$(PYTEST_PROCESSES)),-n $(PYTEST_PROCESSES) --dist loadgroup)
 
 system-tools:
-	@missing=""; for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	@missing=""; for tool in $(SYSTEM_TOOLS); do \
+		command -v $${tool##*:} >/dev/null || missing="$$missing $${tool%%:*}"; done; \
 	if [ -n "$$missing" ]; then \
 		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q $$missing; \

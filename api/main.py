@@ -10,7 +10,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import docs, errors, health
+from api import dashboard, errors, health
 from api.routers import backbones, batches, datasets, jobs, models, reports
 from core.db import session_scope
 from core.keys import add_key
@@ -93,9 +93,10 @@ def create_app() -> FastAPI:
     app.add_middleware(AdmissionLimit)
     app.add_middleware(health.RequestMetrics)
     app.add_middleware(UploadLimit)
-    for router in (docs.router, health.router, datasets.router, jobs.router, models.router, batches.router,
+    for router in (health.router, datasets.router, jobs.router, models.router, batches.router,
                    backbones.router, reports.router):
         app.include_router(router)
+    dashboard.install(app)  # `/` and /ui/; Swagger UI and ReDoc stay at /docs and /redoc
     return app
 
 
