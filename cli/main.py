@@ -11,8 +11,15 @@ from pathlib import Path
 
 import click
 
+from cli.datasets import datasets
+from cli.jobs import jobs
 from cli.keys import keys
+from cli.resources import GROUPS
+from cli.submit import COMMANDS
+from cli.sweep import sweep
+from cli.user import with_client
 from core.settings import get_settings
+from defectgen.client import Client
 
 host_option = click.option("--host", default="127.0.0.1", show_default=True, envvar="DEFECTGEN_HOST",
                            show_envvar=True, help="Address to listen on.")
@@ -151,16 +158,21 @@ def sample_data(out: Path, per_class: int, size: int, seed: int, clean: bool) ->
 
 
 @cli.command()
-@click.option("--url", default="http://127.0.0.1:8000", show_default=True)
-@click.option("--api-key", envvar="DEFECTGEN_API_KEY", required=True, help="Or set DEFECTGEN_API_KEY.")
 @click.option("--steps", default=300, show_default=True, type=int)
 @click.option("--resolution", default=32, show_default=True, type=int)
 @click.option("--per-class", default=4, show_default=True, type=int, help="Images to generate per class.")
-def demo(url: str, api_key: str, steps: int, resolution: int, per_class: int) -> None:
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
+              help="Where the generated batch's zip goes.")
+@with_client
+def demo(client: Client, steps: int, resolution: int, per_class: int, out: Path) -> None:
     """Upload the sample set, train, generate and download against a running server."""
     from cli.demo import run_demo
 
-    run_demo(url, api_key, steps=steps, resolution=resolution, per_class=per_class, echo=click.echo)
+    run_demo(client, steps=steps, resolution=resolution, per_class=per_class, out=out, echo=click.echo)
+
+
+for user_command in (datasets, jobs, *COMMANDS, sweep, *GROUPS):
+    cli.add_command(user_command)
 
 
 if __name__ == "__main__":
