@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, ValidationError, create_model
 
+from core.db import workspace_row
 from core.errors import InvalidParam
 from core.fields import ResourceId
 from core.kinds._backbones import AUTO, NOT_IDS, SIFID_NEEDS_A_MAP, BackboneRef, resolve_backbone
@@ -85,7 +86,8 @@ def _params_model(name: str) -> type[Params]:
 def _architecture_of(value: Any) -> str:
     if not isinstance(value, dict):
         return value.architecture
-    preset = PRESETS.get(value.get("preset"))  # type: ignore[arg-type]
+    name = value.get("preset")
+    preset = PRESETS.get(name) if isinstance(name, str) else None  # a preset that is no name: the union says why
     return value.get("architecture", preset.architecture if preset else DEFAULT_ARCHITECTURE)
 
 
@@ -113,8 +115,7 @@ class Train(JobKind):
     Params = TrainParams
     references = {"dataset_id": Reference(Dataset, "dataset"), "base_model_id": Reference(RegisteredModel, "model"),
                   "eval_backbone": Reference(Backbone, "backbone", NOT_IDS),
-                  "source_dataset_id": Reference(Dataset, "dataset"),
-                  "continue_from_job_id": Reference(Job, "job")}
+                  "source_dataset_id": Reference(Dataset, "dataset")}
 
     def resolve(self, params: Any, named: Named) -> dict[str, Any]:
         dataset = named["dataset_id"]
@@ -151,8 +152,12 @@ class Train(JobKind):
                 raise InvalidParam("eval_backbone", SIFID_NEEDS_A_MAP)
         if params.holdout is not None:
             _check_holdout(params, dataset)
-        if params.continue_from_job_id is not None:
-            _check_continuation(named["continue_from_job_id"], resolved, named.services["store"])
+        if params.continue_from_job_id is not None:  # not a Reference: nothing blocks deleting a job, none is deleted
+            earlier = workspace_row(named.session, Job, named.workspace_id, params.continue_from_job_id)
+            if earlier is None:
+                raise InvalidParam("continue_from_job_id", f"job {params.continue_from_job_id!r} does not exist in "
+                                                           "this workspace")
+            _check_continuation(earlier, resolved, named.services["store"])
         return resolved
 
 
