@@ -11,7 +11,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import dashboard, errors, health
-from api.routers import backbones, batches, datasets, jobs, models, reports
+from api.routers import backbones, batches, datasets, jobs, models, reports, webhooks
 from core.db import session_scope
 from core.keys import add_key
 from core.settings import get_settings
@@ -94,7 +94,7 @@ def create_app() -> FastAPI:
     app.add_middleware(health.RequestMetrics)
     app.add_middleware(UploadLimit)
     for router in (health.router, datasets.router, jobs.router, models.router, batches.router,
-                   backbones.router, reports.router):
+                   backbones.router, reports.router, webhooks.router):
         app.include_router(router)
     dashboard.install(app)  # `/` and /ui/; Swagger UI and ReDoc stay at /docs and /redoc
     return app

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from core import webhooks
 from core.tables import Job, JobEvent, utcnow
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
@@ -161,6 +162,7 @@ def finish(
     ).rowcount
     if done:
         status_event(session, job_id, status, error)
+        webhooks.record_job_outcome(session, job_id)
         if status != SUCCEEDED:
             cancel_children(session, job_id)
     return bool(done)
@@ -190,6 +192,7 @@ def request_cancel(session: Session, job: Job) -> bool:
     ).rowcount
     if cancelled_now:
         status_event(session, job.id, CANCELLED)
+        webhooks.record_job_outcome(session, job.id)
     else:
         cancelled_now = session.execute(
             update(Job).where(Job.id == job.id, Job.status == RUNNING).values(cancel_requested=True)
@@ -251,5 +254,6 @@ def recover_expired(session: Session, max_attempts: int,
             requeued.append((job_id, kind, queue))
         else:
             status_event(session, job_id, values["status"], error)
+            webhooks.record_job_outcome(session, job_id)
             cancel_children(session, job_id)
     return requeued

@@ -60,6 +60,15 @@ class Settings(BaseSettings):
         "Bytes of datasets, models, batches and backbones a workspace may store; beyond, uploads and new jobs "
         "get a 413."))
     api_max_concurrency: int = Field(24, ge=1, description="Requests served at once per API process.")
+    webhook_allow_private_networks: bool = Field(False, description=(
+        "Webhook URLs may point at loopback and private ranges (10/8, 172.16/12, 192.168/16, fc00::/7): factory "
+        "networks. Link-local, multicast and cloud metadata addresses are refused either way."))
+    webhook_retry_window_seconds: float = Field(86400.0, ge=0, description=(
+        "How long a webhook delivery is retried after its event before it is marked failed."))
+    webhook_retry_base_seconds: float = Field(5.0, gt=0, description=(
+        "The first retry's delay; each further one doubles it, up to an hour, plus jitter."))
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="How long one delivery may take.")
+    webhook_poll_seconds: float = Field(1.0, gt=0, description="How often each worker looks for due deliveries.")
     inception_weights_path: Path | None = None
 
     @field_validator("inception_weights_path", "bootstrap_api_key", mode="before")

@@ -33,6 +33,11 @@ def embedded_env(data_dir: Path) -> dict[str, str]:
         DEFECTGEN_MIN_IMAGES_PER_CLASS="3",
         DEFECTGEN_TORCH_THREADS="1",
         DEFECTGEN_STORE_SWEEP_INTERVAL_SECONDS="2",
+        # Webhook tests post to a receiver on loopback, and wait for retries and timeouts in seconds, not hours.
+        DEFECTGEN_WEBHOOK_ALLOW_PRIVATE_NETWORKS="true",
+        DEFECTGEN_WEBHOOK_RETRY_BASE_SECONDS="0.2",
+        DEFECTGEN_WEBHOOK_TIMEOUT_SECONDS="2",
+        DEFECTGEN_WEBHOOK_POLL_SECONDS="0.2",
         PYTHONUNBUFFERED="1",
     )
     return env

@@ -9,7 +9,7 @@ from celery.signals import worker_process_init, worker_ready, worker_shutdown, w
 
 from core.db import get_engine
 from core.queue import get_celery
-from worker import janitor, recovery
+from worker import janitor, recovery, webhook_delivery
 
 app = get_celery()
 app.autodiscover_tasks(["worker"], related_name="tasks", force=True)
@@ -25,12 +25,14 @@ def _fresh_connections_after_fork(**_: object) -> None:
 def _start_recovery(**_: object) -> None:
     recovery.start()
     janitor.start()
+    webhook_delivery.start()
 
 
 @worker_shutdown.connect
 def _stop_recovery(**_: object) -> None:
     recovery.stop()
     janitor.stop()
+    webhook_delivery.stop()
 
 
 @worker_shutting_down.connect
