@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from cli.user import class_counts, json_option, print_fields, print_json, print_table, with_client
+from cli.user import class_counts, json_option, present, print_json, print_table, with_client
 from defectgen.client import Client
 
 id_only_option = click.option("--id-only", is_flag=True, help="Print only the dataset's id.")
@@ -57,7 +57,7 @@ def list_(client: Client, limit: int | None, as_json: bool) -> None:
 def show(client: Client, dataset_id: str, as_json: bool) -> None:
     """One dataset."""
     dataset = client.get_dataset(dataset_id)
-    print_json(dataset) if as_json else print_fields(dataset, skip=("duplicate",))
+    present(dataset, as_json, skip=("duplicate",))
 
 
 @datasets.command("delete")

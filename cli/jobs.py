@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.user import json_option, print_fields, print_json, print_table, with_client
+from cli.user import json_option, present, print_json, print_table, with_client
 from defectgen.client import Client
 from defectgen.errors import JobFailed
 from defectgen.progress import JobProgress
@@ -25,8 +25,9 @@ def made_id(job: Job) -> str | None:
 
 
 def result_id(job: Job) -> str:
-    """For --id-only: what the job made, or the job's own id for kinds that make nothing with an id (evaluate)."""
-    if job.kind not in RESULT_IDS or not job.final:
+    """For --id-only after waiting: what the job made, or the job's own id for kinds that make nothing with an id
+    (evaluate)."""
+    if job.kind not in RESULT_IDS:
         return job.id
     made = made_id(job)
     if made is None:
@@ -89,7 +90,7 @@ def _outcome(job: Job) -> str | None:
 def show(client: Client, job_id: str, as_json: bool) -> None:
     """One job: its status, progress, latest metrics, result or error."""
     job = client.get_job(job_id)
-    print_json(job) if as_json else print_fields(job)
+    present(job, as_json)
 
 
 @jobs.command("watch")
@@ -110,7 +111,7 @@ def watch(client: Client, job_id: str, quiet: bool, interval: float, id_only: bo
     if id_only:
         click.echo(result_id(job))
     else:
-        print_json(job) if as_json else click.echo(outcome_line(job))
+        present(job, as_json, line=outcome_line(job))
 
 
 @jobs.command("cancel")
@@ -120,7 +121,7 @@ def watch(client: Client, job_id: str, quiet: bool, interval: float, id_only: bo
 def cancel(client: Client, job_id: str, as_json: bool) -> None:
     """Cancel a job: a queued one at once, a running one within a step (a final one: 409)."""
     job = client.cancel_job(job_id)
-    print_json(job) if as_json else click.echo(f"{job.id} {job.status}: cancellation requested")
+    present(job, as_json, line=f"{job.id} {job.status}: cancellation requested")
 
 
 @jobs.command("events")

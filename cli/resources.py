@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from cli.user import cell, class_counts, json_option, print_fields, print_json, print_table, with_client
+from cli.user import cell, class_counts, json_option, present, print_json, print_table, with_client
 from defectgen.client import Client
 
 out_option = click.option("--out", type=click.Path(path_type=Path), default=Path("."), show_default=True,
@@ -36,7 +36,7 @@ def models_list(client: Client, limit: int | None, as_json: bool) -> None:
 @with_client
 def models_show(client: Client, model_id: str, as_json: bool) -> None:
     model = client.get_model(model_id)
-    print_json(model) if as_json else print_fields(model)
+    present(model, as_json)
 
 
 @models.command("delete")
@@ -96,7 +96,7 @@ def batches_list(client: Client, limit: int | None, as_json: bool) -> None:
 @with_client
 def batches_show(client: Client, batch_id: str, as_json: bool) -> None:
     batch = client.get_batch(batch_id)
-    print_json(batch) if as_json else print_fields(batch)
+    present(batch, as_json)
 
 
 @batches.command("delete")
@@ -198,7 +198,7 @@ def backbones_import(client: Client, path: Path, name: str, in_channels: str, id
     if id_only:
         click.echo(backbone.id)
     else:
-        print_json(backbone) if as_json else print_fields(backbone)
+        present(backbone, as_json)
 
 
 @backbones.command("list")

@@ -41,20 +41,21 @@ def job_options(command: Callable[..., Any]) -> Callable[..., Any]:
         given = {k: v for k, v in params.items() if v is not None}
         job = client.submit_job(kind, {**given, **parse_params(param_pairs, params_json)},
                                 idempotency_key=idempotency_key)
-        if wait or out is not None:
+        waited = wait or out is not None
+        if waited:
             job = watch_job(client, job, quiet=quiet, interval=interval)
-        print_outcome(client, job, id_only=id_only, as_json=as_json, out=out)
+        print_outcome(client, job, id_only=id_only, as_json=as_json, out=out, waited=waited)
 
     return run
 
 
-def print_outcome(client: Client, job: Job, *, id_only: bool, as_json: bool, out: Path | None) -> None:
+def print_outcome(client: Client, job: Job, *, id_only: bool, as_json: bool, out: Path | None, waited: bool) -> None:
     downloaded = None
     if out is not None and job.result and job.result.get("batch_id"):
         out.mkdir(parents=True, exist_ok=True)
         downloaded = client.download_batch(job.result["batch_id"], out)
     if id_only:
-        click.echo(result_id(job))
+        click.echo(result_id(job) if waited else job.id)
     elif as_json:
         print_json(job)
     else:

@@ -103,5 +103,15 @@ def print_fields(resource: BaseModel, skip: Sequence[str] = ()) -> None:
                 ("field", "value"))
 
 
+def present(resource: BaseModel, as_json: bool, *, line: str | None = None, skip: Sequence[str] = ()) -> None:
+    """JSON for scripts; else `line`, or the resource's fields."""
+    if as_json:
+        print_json(resource)
+    elif line is not None:
+        click.echo(line)
+    else:
+        print_fields(resource, skip)
+
+
 def class_counts(classes: Iterable[Any]) -> str:
     return ", ".join(f"{c.name}={c.count}" for c in classes)

@@ -25,7 +25,20 @@ from typing import Any, TypeVar
 import httpx
 
 from defectgen.errors import DefectgenError, JobFailed, ServerUnavailable, WaitTimeout
-from defectgen.schemas import Backbone, Batch, Dataset, DownloadUrl, Job, JobEvent, Model, Report, Resource, Sample
+from defectgen.schemas import (
+    Backbone,
+    Batch,
+    Dataset,
+    Delivery,
+    DownloadUrl,
+    Job,
+    JobEvent,
+    Model,
+    Report,
+    Resource,
+    Sample,
+    Webhook,
+)
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 MAX_PAGE = 500  # the server's largest ?limit=
@@ -220,7 +233,7 @@ class Client:
         """Polls the job every `interval` seconds until it is final, calling `callback` with each snapshot, and
         returns the final job. Raises JobFailed when it did not succeed (unless check=False), WaitTimeout
         after `timeout` seconds."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+        started = time.monotonic()
         while True:
             snapshot = self.get_job(job)
             if callback is not None:
@@ -229,10 +242,13 @@ class Client:
                 if check and snapshot.status != "succeeded":
                     raise JobFailed(snapshot)
                 return snapshot
-            if deadline is not None and time.monotonic() >= deadline:
-                raise WaitTimeout(snapshot, timeout)  # type: ignore[arg-type]
-            pause = interval if deadline is None else min(interval, max(deadline - time.monotonic(), 0.0))
-            time.sleep(pause)
+            if timeout is None:
+                time.sleep(interval)
+                continue
+            left = timeout - (time.monotonic() - started)
+            if left <= 0:
+                raise WaitTimeout(snapshot, timeout)
+            time.sleep(min(interval, left))
 
     # -- models ------------------------------------------------------------------------------------------------
 
@@ -307,3 +323,28 @@ class Client:
         """The Grad-CAM grid of one of the report's settings (a key of its `gradcam`) as PNG."""
         return self._download(f"/v1/reports/{_id(report)}/gradcam/{setting}.png", dest,
                               f"{_id(report)}-gradcam-{setting}.png")
+
+    # -- webhooks ----------------------------------------------------------------------------------------------
+
+    def create_webhook(self, url: str, *, event_types: list[str] | None = None) -> Webhook:
+        """POST /v1/webhooks: job outcomes sent to `url`, signed with the answer's `secret` (shown only here)."""
+        body: dict[str, Any] = {"url": url} if event_types is None else {"url": url, "event_types": event_types}
+        return Webhook.model_validate(self._json("POST", "/v1/webhooks", json=body))
+
+    def list_webhooks(self, *, limit: int | None = None) -> list[Webhook]:
+        return self._list("/v1/webhooks", Webhook, limit)
+
+    def get_webhook(self, webhook: str | Webhook) -> Webhook:
+        return Webhook.model_validate(self._json("GET", f"/v1/webhooks/{_id(webhook)}"))
+
+    def delete_webhook(self, webhook: str | Webhook) -> None:
+        self._request("DELETE", f"/v1/webhooks/{_id(webhook)}")
+
+    def webhook_deliveries(self, webhook: str | Webhook, *, status: str | None = None,
+                           limit: int | None = None) -> list[Delivery]:
+        """Newest first, with their attempts and the receiver's latest answer."""
+        return self._list(f"/v1/webhooks/{_id(webhook)}/deliveries", Delivery, limit, status=status)
+
+    def test_webhook(self, webhook: str | Webhook) -> Delivery:
+        """POST /v1/webhooks/{id}/test: queue a webhook.test event."""
+        return Delivery.model_validate(self._json("POST", f"/v1/webhooks/{_id(webhook)}/test"))

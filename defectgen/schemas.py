@@ -41,7 +41,7 @@ class Dataset(Resource):
 class Progress(Resource):
     fraction: float = 0.0
     step: int = 0
-    total_steps: int = 0
+    total_steps: int | None = None  # null until the job's worker reports its first progress
     eta_seconds: float | None = None
     message: str = ""
 
@@ -56,6 +56,7 @@ class Job(Resource):
     result: dict[str, Any] | None
     error: dict[str, str] | None
     attempts: int
+    parent_job_id: str | None = None  # a sweep's candidates name their sweep
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -134,3 +135,25 @@ class Report(Resource):
     gradcam: dict[str, str]
     created_at: datetime
 
+
+
+class Webhook(Resource):
+    id: str
+    url: str
+    event_types: list[str]
+    created_at: datetime
+    secret: str | None = None  # only in the answer that created it
+
+
+class Delivery(Resource):
+    id: str
+    event_type: str
+    job_id: str | None
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: datetime
+    created_at: datetime
+    delivered_at: datetime | None
+    payload: dict[str, Any]
