@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import jobs, webhooks
@@ -65,12 +65,20 @@ def test_backoff_doubles_to_an_hour_and_ends_with_the_window():
     assert webhooks.retry_at(start, 20, start + timedelta(seconds=86400), settings) is None
 
 
-@pytest.fixture
-def session(tmp_path) -> Session:  # type: ignore[misc]
-    engine = make_engine(f"sqlite:///{tmp_path / 'hooks.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def session(request, tmp_path) -> Session:  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'hooks.db'}")
+    else:
+        url = request.getfixturevalue("servers").postgres.url
+        with make_engine(url).execution_options(isolation_level="AUTOCOMMIT").connect() as admin:
+            admin.execute(text("DROP DATABASE IF EXISTS webhooks_check"))
+            admin.execute(text("CREATE DATABASE webhooks_check"))
+        engine = make_engine(url.rsplit("/", 1)[0] + "/webhooks_check")
     Base.metadata.create_all(engine)
     with sessionmaker(engine, expire_on_commit=False)() as s:
         yield s
+    engine.dispose()
 
 
 def _setup(session: Session, event_types: list[str]) -> tuple[Webhook, Job]:
@@ -226,3 +234,4 @@ def test_other_workspaces_webhooks_are_not_found(api):
         assert api.request(method, f"/v1/webhooks/{hook['id']}{path}", headers=other).status_code == 404
     assert api.get("/v1/webhooks", headers=other).json()["items"] == []
     assert api.get(f"/v1/webhooks/{hook['id']}").status_code == 200
+    assert api.get("/v1/webhooks", headers={"Authorization": "Bearer dg_wrong"}).status_code == 401

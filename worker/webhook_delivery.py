@@ -36,12 +36,14 @@ def send(claimed: webhooks.Claimed) -> str:
         webhooks.check_url(claimed.url, settings.webhook_allow_private_networks)
         body = json.dumps(claimed.payload, separators=(",", ":"))
         headers = signed_headers(claimed.secret, claimed.id, body, datetime.now(UTC))  # signed afresh each try
-        # Redirects are not followed: a receiver could point them anywhere the URL check would refuse.
-        response = httpx.post(claimed.url, content=body, headers=headers, timeout=settings.webhook_timeout_seconds,
-                              follow_redirects=False)
-        status_code = response.status_code
-        if not response.is_success:
-            error = f"HTTP {status_code}: {response.text[:200]}"
+        # Redirects are not followed: a receiver could point them anywhere the URL check would refuse. Of the
+        # answer only the status and the start of the body are read, however much the receiver sends.
+        with httpx.stream("POST", claimed.url, content=body, headers=headers, follow_redirects=False,
+                          timeout=settings.webhook_timeout_seconds) as response:
+            status_code = response.status_code
+            if not response.is_success:
+                start = next(response.iter_bytes(), b"")[:200].decode(errors="replace")
+                error = f"HTTP {status_code}: {start}" if start else f"HTTP {status_code}"
     except webhooks.UrlRefused as exc:
         error = f"refused: {exc}"
     except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
