@@ -20,6 +20,9 @@ MAX_MSG_CHARS = 300
 MAX_LOC_PART_CHARS = 256  # room for an archive path in an upload's errors
 MAX_LOC_PARTS = 20
 MAX_ERRORS = 100
+# Errors pydantic reports at a union rather than at the field whose value picks its member: a job's `kind`, a
+# train job's `architecture` (core/kinds/train.py's discriminator reports unknown_architecture).
+TAG_FIELDS = {"union_tag_invalid": None, "union_tag_not_found": None, "unknown_architecture": "architecture"}
 
 
 class Problem(Exception):
@@ -87,17 +90,20 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": field_location(err["loc"]), "msg": err["msg"]} for err in exc.errors()]
+        errors = [{"loc": field_location(err), "msg": err["msg"]} for err in exc.errors()]
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
         return problem_response(422, "Invalid request", detail, errors)
 
 
-def field_location(loc: tuple[str | int, ...]) -> list[str | int]:
+def field_location(error: dict[str, Any]) -> list[str | int]:
     """The field's path, without the union tags pydantic inserts: ["body", "train", "params", "cdcgan", "z_dim"]
-    is ["body", "params", "z_dim"], the same shape a resolve step's error has."""
-    parts = list(loc)
+    is ["body", "params", "z_dim"], the same shape a resolve step's error has. A tag that picks no member is the
+    tag's field: ["body", "kind"], ["body", "params", "architecture"]."""
+    parts = list(error["loc"])
     if parts[:1] == ["body"] and len(parts) > 2 and parts[1] in kind_names() and parts[2] in ("kind", "params"):
         del parts[1]
         if parts[1] == "params" and len(parts) > 2 and parts[2] in architecture_names():
             del parts[2]
+    if error["type"] in TAG_FIELDS and isinstance(error.get("input"), dict):
+        parts.append(TAG_FIELDS[error["type"]] or str(error["ctx"]["discriminator"]).strip("'"))
     return parts

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import problem_response
+from api.openapi import problems
 from core.db import get_sessionmaker
 from core.queue import get_celery
 from core.storage import get_store
@@ -72,6 +73,7 @@ class RequestMetrics:
 
 @router.get("/healthz")
 def healthz() -> dict[str, str]:
+    """The process is alive (no key needed)."""
     return {"status": "ok"}
 
 
@@ -85,8 +87,11 @@ def _check_broker() -> None:
         connection.ensure_connection(max_retries=1, timeout=3)
 
 
-@router.get("/readyz", responses={503: {"description": "a dependency is unreachable"}})
+@router.get("/readyz", responses={200: {"content": {"application/json": {"schema": {
+    "type": "object", "properties": {"status": {"const": "ready"}}, "required": ["status"]}}}},
+    **problems((503, "A dependency is unreachable: `errors` names each (database, object_store, broker)."))})
 def readyz() -> Response:
+    """The database, object store and broker are reachable (no key needed)."""
     checks = {"database": _check_database, "object_store": lambda: get_store().ping(), "broker": _check_broker}
     failures = []
     for name, check in checks.items():
@@ -99,6 +104,9 @@ def readyz() -> Response:
     return Response('{"status":"ready"}', media_type="application/json")
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=Response,
+            responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+                             "description": "Prometheus text exposition."}})
 def metrics() -> Response:
+    """Request, latency and job metrics for Prometheus (no key needed)."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -6,10 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.errors import PROBLEM, Problem
-
-UNSUPPORTED = {415: {"description": "The body is not sent as `Content-Type: application/json`.",
-                     "content": {PROBLEM: {}}}}
+from api.errors import Problem
 
 
 async def require_json(request: Request) -> None:

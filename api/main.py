@@ -10,7 +10,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import dashboard, errors, health
+from api import dashboard, errors, health, openapi
 from api.routers import backbones, batches, datasets, jobs, models, reports, webhooks
 from core.db import session_scope
 from core.keys import add_key
@@ -88,8 +88,10 @@ def create_app() -> FastAPI:
         version="1.0.0",
         summary="GAN-generated, labelled training images for small defect datasets.",
         lifespan=lifespan,
+        generate_unique_id_function=openapi.operation_ids,
     )
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(AdmissionLimit)
     app.add_middleware(health.RequestMetrics)
     app.add_middleware(UploadLimit)

@@ -8,19 +8,12 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.errors import PROBLEM, Problem
+from api.errors import Problem
 from core import jobs
 from core.settings import Settings
 from core.tables import Backbone, Batch, Dataset, Job, RegisteredModel
 
 STORED = (Dataset, RegisteredModel, Batch, Backbone)
-PROBLEM_JSON = {PROBLEM: {}}
-JOBS_LIMIT_RESPONSE = {429: {"description": "the workspace has workspace_max_active_jobs queued or running jobs",
-                             "content": PROBLEM_JSON}}
-STORAGE_LIMIT_RESPONSE = {413: {"description": "the request body is over its limit (max_json_bytes, "
-                                               "max_upload_bytes), or the workspace's stored bytes would exceed "
-                                               "workspace_max_stored_bytes",
-                                "content": PROBLEM_JSON}}
 
 
 def active_jobs(session: Session, workspace: str) -> int:

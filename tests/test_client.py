@@ -39,7 +39,7 @@ ROUTES = {
     ("DELETE", "/v1/backbones/{backbone_id}"): "delete_backbone",
     ("GET", "/v1/reports"): "list_reports", ("GET", "/v1/reports/{report_id}"): "get_report",
     ("DELETE", "/v1/reports/{report_id}"): "delete_report",
-    ("GET", "/v1/reports/{report_id}/plots/{name}"): "download_report_plot",
+    ("GET", "/v1/reports/{report_id}/plots/{name}.png"): "download_report_plot",
     ("GET", "/v1/reports/{report_id}/gradcam/{setting}.png"): "download_gradcam",
     ("POST", "/v1/webhooks"): "create_webhook", ("GET", "/v1/webhooks"): "list_webhooks",
     ("GET", "/v1/webhooks/{webhook_id}"): "get_webhook", ("DELETE", "/v1/webhooks/{webhook_id}"): "delete_webhook",

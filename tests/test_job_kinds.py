@@ -73,7 +73,7 @@ def test_an_option_of_another_architecture_is_refused(api, dataset):
 def test_unknown_architecture_names_the_field(api, dataset):
     response = train(api, dataset_id=dataset.id, architecture="vqgan")
     assert response.status_code == 422
-    assert response.json()["errors"][0]["loc"] == ["body", "params"]
+    assert response.json()["errors"][0]["loc"] == ["body", "params", "architecture"]
     assert "cdcgan" in response.json()["detail"]
 
 

@@ -248,7 +248,7 @@ def _finish(
             status,
             result=outcome.result if outcome else None,
             error=error,
-            progress=ctx.progress or None,
+            progress={**ctx.progress, "message": status},  # not the last step's "generating"
             metrics=ctx.metrics or None,
         )
         if finished and outcome:

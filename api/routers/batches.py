@@ -8,6 +8,8 @@ from sqlalchemy.orm import Session
 
 from api.deps import CursorQuery, LimitQuery, SessionDep, SettingsDep, StoreDep, WorkspaceDep
 from api.errors import Problem
+from api.openapi import problems
+from api.paths import IdPath
 from api.schemas.common import Page
 from api.schemas.resources import BatchOut, DownloadUrl
 from api.workspace_rows import owned, page
@@ -17,7 +19,7 @@ from core.storage import IterReader
 from core.storage_keys import batch_prefix, batch_zip_key
 from core.tables import Batch, utcnow
 
-router = APIRouter(prefix="/v1/batches", tags=["batches"])
+router = APIRouter(prefix="/v1/batches", tags=["batches"], responses=problems(401, 422))
 
 
 def get_batch(session: Session, workspace: str, batch_id: str) -> Batch:
@@ -27,16 +29,19 @@ def get_batch(session: Session, workspace: str, batch_id: str) -> Batch:
 @router.get("", response_model=Page[BatchOut])
 def list_batches(workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 50,
                  cursor: CursorQuery = None) -> dict:
+    """The workspace's batches of generated images, newest first."""
     return page(session, Batch, workspace, limit, cursor)
 
 
-@router.get("/{batch_id}", response_model=BatchOut)
-def read_batch(batch_id: str, workspace: WorkspaceDep, session: SessionDep) -> Batch:
+@router.get("/{batch_id}", response_model=BatchOut, responses=problems(404))
+def read_batch(batch_id: IdPath, workspace: WorkspaceDep, session: SessionDep) -> Batch:
+    """One batch: its model and job, and its image count per class."""
     return get_batch(session, workspace, batch_id)
 
 
-@router.delete("/{batch_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_batch(batch_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> None:
+@router.delete("/{batch_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problems(404, 409))
+def delete_batch(batch_id: IdPath, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> None:
+    """Delete the batch and its images (409 while a queued or running job uses it)."""
     batch = get_batch(session, workspace, batch_id)
     users = active_users(session, workspace, Batch, batch_id)
     if users:
@@ -48,17 +53,21 @@ def delete_batch(batch_id: str, workspace: WorkspaceDep, session: SessionDep, st
 
 @router.get("/{batch_id}/download", response_class=StreamingResponse,
             responses={200: {"content": {"application/zip": {}},
-                             "description": "a folder per class and manifest.csv, streamed"}})
-def download_batch(batch_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> StreamingResponse:
+                             "description": "a folder per class and manifest.csv, streamed"},
+                       **problems(404)})
+def download_batch(batch_id: IdPath, workspace: WorkspaceDep, session: SessionDep,
+                   store: StoreDep) -> StreamingResponse:
+    """The batch as a zip, streamed: a folder per class (the upload format) and manifest.csv."""
     get_batch(session, workspace, batch_id)
     return StreamingResponse(iter(batch_zip(store, batch_id)), media_type="application/zip",
                              headers={"Content-Disposition": f'attachment; filename="{batch_id}.zip"'})
 
 
 @router.get("/{batch_id}/download-url", response_model=DownloadUrl,
-            responses={501: {"description": "the object store cannot sign direct URLs"}})
-def batch_download_url(batch_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep,
+            responses=problems(404, 501))
+def batch_download_url(batch_id: IdPath, workspace: WorkspaceDep, session: SessionDep, store: StoreDep,
                        settings: SettingsDep) -> DownloadUrl:
+    """A time-limited direct URL of the batch's zip, where the object store can sign one (501 otherwise)."""
     get_batch(session, workspace, batch_id)
     key = batch_zip_key(batch_id)
     probe = store.presigned_url(key, settings.presigned_url_seconds)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import CursorQuery, LimitQuery, SessionDep, SettingsDep, StoreDep, WorkspaceDep
 from api.errors import Problem
+from api.openapi import NON_EMPTY, link, problems
 from api.paths import IdPath
 from api.quotas import check_storage
 from api.schemas.common import Page
@@ -24,19 +25,29 @@ from core.settings import Settings
 from core.storage_keys import dataset_prefix, preview_key
 from core.tables import Dataset
 
-router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
-PROBLEM_RESPONSES = {code: {"description": "problem+json"} for code in (400, 413, 415, 422)}
+router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=problems(401, 422))
 INGEST_STATUS = {"corrupt": 400, "too_large": 413, "unsupported_media_type": 415, "bad_layout": 422}
 DUPLICATE_HEADER = "X-Defectgen-Duplicate"
+DATASET_LINKS = {
+    "GetDataset": link("read_dataset", "The dataset.", dataset_id="$response.body#/id"),
+    "DeleteDataset": link("delete_dataset", "Delete the dataset.", dataset_id="$response.body#/id"),
+    "GetPreview": link("dataset_preview", "Its preview grid.", dataset_id="$response.body#/id"),
+    "TrainOnDataset": link("create_job", "Train a generator on it.",
+                           body={"kind": "train", "params": {"dataset_id": "$response.body#/id"}}),
+}
 UPLOAD_RESPONSES = {
-    **PROBLEM_RESPONSES,
+    **problems((400, "The multipart body, the archive (an empty file too) or an image in it cannot be read."),
+               (413, "The upload or its images are over max_upload_bytes or max_uncompressed_bytes, or the "
+                     "workspace would store more than workspace_max_stored_bytes."),
+               (415, "The file is not a zip, tar or tar.gz archive by its declared type."),
+               (422, "The archive's layout is refused (no class folders, a class with too few images, unsafe "
+                     "paths), or a form field is invalid: `errors` names each.")),
+    201: {"description": "The new dataset.", "links": DATASET_LINKS},
     200: {"model": DatasetOut, "description": f"A duplicate: the workspace's dataset with the same content, with "
                                               f"the header {DUPLICATE_HEADER}: true; nothing new was stored.",
           "headers": {DUPLICATE_HEADER: {"description": "true: this dataset was there before the upload",
-                                         "schema": {"type": "string", "enum": ["true"]}}}},
-    413: {"description": "problem+json: the upload or its images are over max_upload_bytes or "
-                         "max_uncompressed_bytes, or the workspace would store more than "
-                         "workspace_max_stored_bytes"},
+                                         "schema": {"type": "string", "enum": ["true"]}}},
+          "links": DATASET_LINKS},
 }
 
 
@@ -61,8 +72,10 @@ def upload_dataset(
     store: StoreDep,
     settings: SettingsDep,
     response: Response,
-    file: Annotated[UploadFile, File(description="zip, tar or tar.gz with one folder per class")],
-    name: Annotated[str | None, Form(max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN)] = None,
+    file: Annotated[UploadFile, File(description="zip, tar or tar.gz with one folder per class",
+                                     json_schema_extra=NON_EMPTY)],
+    name: Annotated[str, Form(max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN,
+                              description="Empty or left out: the archive's file name.")] = "",
     allow_duplicate: Annotated[bool, Query(description="Store the upload as a new dataset even when the "
                                                        "workspace has one with the same content.")] = False,
 ) -> Dataset:
@@ -105,23 +118,28 @@ def _spill(file: UploadFile, workdir: Path) -> Path:
 @router.get("", response_model=Page[DatasetOut])
 def list_datasets(workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 50,
                   cursor: CursorQuery = None) -> dict:
+    """The workspace's datasets, newest first."""
     return page(session, Dataset, workspace, limit, cursor)
 
 
-@router.get("/{dataset_id}", response_model=DatasetOut)
+@router.get("/{dataset_id}", response_model=DatasetOut, responses=problems(404))
 def read_dataset(dataset_id: IdPath, workspace: WorkspaceDep, session: SessionDep) -> Dataset:
+    """One dataset: its classes with their image counts, image sizes and content hash."""
     return get_dataset(session, workspace, dataset_id)
 
 
 @router.get("/{dataset_id}/preview.png", response_class=Response,
-            responses={200: {"content": {"image/png": {}}, "description": "A grid of samples, a row per class."}})
+            responses={200: {"content": {"image/png": {}}, "description": "A grid of samples, a row per class."},
+                       **problems(404)})
 def dataset_preview(dataset_id: IdPath, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> Response:
+    """A PNG grid of sample images, a labelled row per class."""
     get_dataset(session, workspace, dataset_id)
     return Response(store.get_bytes(preview_key(dataset_id)), media_type="image/png")
 
 
-@router.delete("/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problems(404, 409))
 def delete_dataset(dataset_id: IdPath, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> None:
+    """Delete the dataset and its images (409 while a queued or running job uses it)."""
     dataset = get_dataset(session, workspace, dataset_id)
     users = active_users(session, workspace, Dataset, dataset_id)
     if users:

@@ -2,15 +2,17 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, UploadFile, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from api.deps import CursorQuery, LimitQuery, SessionDep, SettingsDep, StoreDep, WorkspaceDep
-from api.errors import Problem, invalid
-from api.quotas import STORAGE_LIMIT_RESPONSE, check_storage
+from api.errors import Problem
+from api.openapi import NON_EMPTY, link, problems
+from api.paths import IdPath
+from api.quotas import check_storage
 from api.schemas.common import Page
 from api.schemas.resources import ModelOut
 from api.workspace_rows import add_with_object, owned, page
@@ -24,7 +26,16 @@ from models.classification import CLASSIFIER_FORMAT, checkpoint_from_state_dict,
 from models.classifiers import classifier_names
 from models.snapshot import model_info
 
-router = APIRouter(prefix="/v1/models", tags=["models"])
+ClassifierName = Literal[tuple(classifier_names())]  # type: ignore[valid-type]
+router = APIRouter(prefix="/v1/models", tags=["models"], responses=problems(401, 422))
+MODEL_ID = {"model_id": "$response.body#/id"}
+MODEL_LINKS = {
+    "GetModel": link("read_model", "The model.", **MODEL_ID),
+    "DeleteModel": link("delete_model", "Delete the model.", **MODEL_ID),
+    "DownloadCheckpoint": link("download_checkpoint", "Its checkpoint.", **MODEL_ID),
+    "GenerateWithModel": link("create_job", "Generate images with it.",
+                              body={"kind": "generate", "params": {"model_id": "$response.body#/id"}}),
+}
 
 
 def get_model(session: Session, workspace: str, model_id: str) -> RegisteredModel:
@@ -34,16 +45,19 @@ def get_model(session: Session, workspace: str, model_id: str) -> RegisteredMode
 @router.get("", response_model=Page[ModelOut])
 def list_models(workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 50,
                 cursor: CursorQuery = None) -> dict:
+    """The workspace's models (generators, translators and classifiers), newest first."""
     return page(session, RegisteredModel, workspace, limit, cursor)
 
 
-@router.get("/{model_id}", response_model=ModelOut)
-def read_model(model_id: str, workspace: WorkspaceDep, session: SessionDep) -> RegisteredModel:
+@router.get("/{model_id}", response_model=ModelOut, responses=problems(404))
+def read_model(model_id: IdPath, workspace: WorkspaceDep, session: SessionDep) -> RegisteredModel:
+    """One model: its kind, architecture, classes, shape, metrics and training configuration."""
     return get_model(session, workspace, model_id)
 
 
-@router.delete("/{model_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_model(model_id: str, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> None:
+@router.delete("/{model_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problems(404, 409))
+def delete_model(model_id: IdPath, workspace: WorkspaceDep, session: SessionDep, store: StoreDep) -> None:
+    """Delete the model and its checkpoint (409 while a queued or running job uses it)."""
     model = get_model(session, workspace, model_id)
     users = active_users(session, workspace, RegisteredModel, model_id)
     if users:
@@ -54,9 +68,11 @@ def delete_model(model_id: str, workspace: WorkspaceDep, session: SessionDep, st
 
 
 @router.get("/{model_id}/checkpoint", response_class=StreamingResponse,
-            responses={200: {"content": {"application/octet-stream": {}}, "description": "safetensors file"}})
-def download_checkpoint(model_id: str, workspace: WorkspaceDep, session: SessionDep,
+            responses={200: {"content": {"application/octet-stream": {}}, "description": "safetensors file"},
+                       **problems(404)})
+def download_checkpoint(model_id: IdPath, workspace: WorkspaceDep, session: SessionDep,
                         store: StoreDep) -> StreamingResponse:
+    """The model's checkpoint, a safetensors file, streamed."""
     model = get_model(session, workspace, model_id)
     return StreamingResponse(
         store.iter_chunks(model.object_key),
@@ -93,22 +109,25 @@ def _describe(blob: bytes) -> dict[str, Any]:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ModelOut,
-             responses={**{code: {"description": "problem+json"} for code in (415, 422)}, **STORAGE_LIMIT_RESPONSE})
+             responses={201: {"description": "The imported model.", "links": MODEL_LINKS},
+                        **problems(400, 413, (415, "The file is not safetensors (pickled formats can run code when "
+                                                    "loaded)."),
+                                   (422, "The file is not a usable defectgen checkpoint, or not a state dict of "
+                                         "`architecture`, or a form field is invalid."))})
 def import_model(
     workspace: WorkspaceDep, session: SessionDep, store: StoreDep, settings: SettingsDep,
-    file: Annotated[UploadFile, File(description="a defectgen generator or classifier checkpoint (safetensors)")],
-    architecture: Annotated[str | None, Form(description="With a classifier architecture (resnet18, "
-                                                         "mobilenet_v2, small-cnn), the file is a plain state "
-                                                         "dict of it, e.g. torchvision's ImageNet weights saved "
-                                                         "as safetensors: pretrained initialisation for "
-                                                         "augmentation reports.")] = None,
+    file: Annotated[UploadFile, File(description="a defectgen generator or classifier checkpoint (safetensors)",
+                                     json_schema_extra=NON_EMPTY)],
+    architecture: Annotated[ClassifierName, Form(description=(
+        "With a classifier architecture, the file is a plain state dict of it, e.g. torchvision's ImageNet weights "
+        "saved as safetensors: pretrained initialisation for augmentation reports."))] = None,
 ) -> RegisteredModel:
+    """Import a checkpoint file (201): a defectgen generator, translator or classifier, or with `architecture` a
+    plain state dict of that classifier. Only safetensors is accepted."""
     blob = file.file.read()
     if not _is_safetensors(blob):
         raise Problem(415, "only safetensors checkpoints are accepted: pickled formats (.pt, .pth, .ckpt) "
                            "can run code when loaded", errors=[{"loc": ["body", "file"], "msg": "not safetensors"}])
-    if architecture is not None and architecture not in classifier_names():
-        raise invalid(["body", "architecture"], f"unknown classifier {architecture!r}; known: {classifier_names()}")
     try:
         if architecture is not None:
             blob = checkpoint_from_state_dict(architecture, blob)

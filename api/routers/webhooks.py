@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from api.deps import CursorQuery, LimitQuery, SessionDep, SettingsDep, WorkspaceDep
 from api.errors import Problem, invalid
-from api.json_body import UNSUPPORTED, JsonBody
+from api.json_body import JsonBody
+from api.openapi import link, problems
 from api.paths import IdPath
 from api.schemas.common import Page
 from api.schemas.webhooks import DeliveryOut, WebhookCreate, WebhookCreated, WebhookOut
@@ -18,7 +19,14 @@ from core import webhooks
 from core.ids import new_id
 from core.tables import Webhook, WebhookDelivery
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=problems(401, 422))
+WEBHOOK_ID = {"webhook_id": "$response.body#/id"}
+WEBHOOK_LINKS = {
+    "GetWebhook": link("read_webhook", "The webhook.", **WEBHOOK_ID),
+    "DeleteWebhook": link("delete_webhook", "Remove the webhook.", **WEBHOOK_ID),
+    "GetDeliveries": link("list_deliveries", "What was sent to it.", **WEBHOOK_ID),
+    "TestWebhook": link("test_webhook", "Send it a test event.", **WEBHOOK_ID),
+}
 MAX_WEBHOOKS_PER_WORKSPACE = 20  # each job outcome writes one delivery per webhook
 DeliveryStatus = Annotated[str | None, Query(pattern="^(pending|delivered|failed)$")]
 
@@ -27,7 +35,13 @@ def get_webhook(session: Session, workspace: str, webhook_id: str) -> Webhook:
     return owned(session, Webhook, workspace, webhook_id, "webhook")
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=WebhookCreated, responses=UNSUPPORTED)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=WebhookCreated,
+             responses={201: {"description": "The webhook, with its signing secret.", "links": WEBHOOK_LINKS},
+                        **problems((400, "The body cannot be decoded as JSON text (e.g. it is not UTF-8)."),
+                                   (409, "The workspace has the most webhooks it may have."), 413,
+                                   (415, "The body is not sent as `Content-Type: application/json`."),
+                                   (422, "The body is invalid, or its url is refused (not http(s), or a private "
+                                         "address): `errors` names it."))})
 def create_webhook(body: Annotated[WebhookCreate, Body()], workspace: WorkspaceDep, _json: JsonBody,
                    session: SessionDep, settings: SettingsDep) -> Webhook:
     """Register a receiver of job outcomes (201). The answer carries the signing secret, once."""
@@ -48,22 +62,24 @@ def create_webhook(body: Annotated[WebhookCreate, Body()], workspace: WorkspaceD
 @router.get("", response_model=Page[WebhookOut])
 def list_webhooks(workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 50,
                   cursor: CursorQuery = None) -> dict:
+    """The workspace's webhooks, newest first."""
     return page(session, Webhook, workspace, limit, cursor)
 
 
-@router.get("/{webhook_id}", response_model=WebhookOut)
+@router.get("/{webhook_id}", response_model=WebhookOut, responses=problems(404))
 def read_webhook(webhook_id: IdPath, workspace: WorkspaceDep, session: SessionDep) -> Webhook:
+    """One webhook: its URL and the event types it receives."""
     return get_webhook(session, workspace, webhook_id)
 
 
-@router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT, responses=problems(404))
 def delete_webhook(webhook_id: IdPath, workspace: WorkspaceDep, session: SessionDep) -> None:
     """Remove a webhook; its deliveries, sent or not, go with it."""
     session.delete(get_webhook(session, workspace, webhook_id))
     session.commit()  # the database cascades to webhook_deliveries
 
 
-@router.get("/{webhook_id}/deliveries", response_model=Page[DeliveryOut])
+@router.get("/{webhook_id}/deliveries", response_model=Page[DeliveryOut], responses=problems(404))
 def list_deliveries(webhook_id: IdPath, workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 50,
                     cursor: CursorQuery = None, status: DeliveryStatus = None) -> dict:
     """The webhook's deliveries, newest first, with their attempts and the receiver's latest answer."""
@@ -78,7 +94,8 @@ def list_deliveries(webhook_id: IdPath, workspace: WorkspaceDep, session: Sessio
     return {"items": rows[:limit], "next_cursor": next_cursor}
 
 
-@router.post("/{webhook_id}/test", status_code=status.HTTP_202_ACCEPTED, response_model=DeliveryOut)
+@router.post("/{webhook_id}/test", status_code=status.HTTP_202_ACCEPTED, response_model=DeliveryOut,
+             responses=problems(404))
 def test_webhook(webhook_id: IdPath, workspace: WorkspaceDep, session: SessionDep) -> WebhookDelivery:
     """Queue a `webhook.test` event for this webhook (202): a worker sends it like any other."""
     hook = get_webhook(session, workspace, webhook_id)

@@ -16,9 +16,10 @@ JobCreate = Annotated[Union[tuple(spec.create_model() for spec in all_kinds())],
 class Progress(BaseModel):
     fraction: float = 0.0
     step: int = 0
-    total_steps: int = 0
+    total_steps: int | None = Field(None, description="null until the job's worker reports its first progress (a "
+                                                      "queued job's total is not known yet).")
     eta_seconds: float | None = None
-    message: str = ""
+    message: str = Field("", description="What the job is doing; once it has ended, its final status.")
 
 
 class JobOut(Out):

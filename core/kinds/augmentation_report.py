@@ -25,7 +25,8 @@ class AugmentationReportParams(Params):
     synthetic_per_class: list[Annotated[int, Field(ge=0, le=100_000)]] = Field(
         default_factory=lambda: [0, 100, 300], min_length=1, max_length=10,
         description="Synthetic images added per class, one setting each; 0 (real only) is always included.")
-    classifier: str = Field("small-cnn", description="One of the registered classifiers.")
+    classifier: str = Field("small-cnn", description="One of the registered classifiers.",
+                            json_schema_extra={"enum": classifier_names()})
     init_classifier_id: ResourceId | None = Field(None, description="A classifier model of the same architecture whose "
                                                              "weights start every training (e.g. imported "
                                                              "ImageNet weights); default: random init.")

@@ -17,7 +17,8 @@ from models.metrics.registry import FAKE_LOGITS, PAIRS, get_metric, metric_names
 class EvaluateParams(Params):
     model_id: ResourceId
     dataset_id: ResourceId
-    metrics: list[str] = Field(default_factory=lambda: ["fid", "kid", "diversity"], min_length=1)
+    metrics: list[str] = Field(default_factory=lambda: ["fid", "kid", "diversity"], min_length=1,
+                               json_schema_extra={"items": {"type": "string", "enum": metric_names()}})
     num_samples: int = Field(1000, ge=2, le=50_000, description="Generated images, spread over the classes "
                                                                 "like the dataset's images.")
     backbone: BackboneRef = None

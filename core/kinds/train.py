@@ -18,6 +18,7 @@ from core.storage_keys import checkpoint_key
 from core.tables import Backbone, Dataset, Job, RegisteredModel
 from models.architectures import architecture_names, get_architecture
 from models.config import GanConfig, TrainSettings
+from models.errors import OptionError
 from models.presets import PRESETS
 from models.training import fine_tune_differences
 
@@ -85,7 +86,7 @@ def _params_model(name: str) -> type[Params]:
 
 def _architecture_of(value: Any) -> str:
     if not isinstance(value, dict):
-        return value.architecture
+        return getattr(value, "architecture", None)  # None: not params at all, which the union refuses
     name = value.get("preset")
     preset = PRESETS.get(name) if isinstance(name, str) else None  # a preset that is no name: the union says why
     return value.get("architecture", preset.architecture if preset else DEFAULT_ARCHITECTURE)
@@ -138,7 +139,9 @@ class Train(JobKind):
             config = gan_config(resolved, classes)
         except ValidationError as exc:
             error = exc.errors()[0]
-            raise InvalidParam([p for p in error["loc"] if p != "options"] or ["architecture"], error["msg"]) from None
+            cause = (error.get("ctx") or {}).get("error")
+            field = [cause.field] if isinstance(cause, OptionError) else [p for p in error["loc"] if p != "options"]
+            raise InvalidParam(field or ["architecture"], error["msg"]) from None
         resolved.update(get_architecture(config.architecture).loop_settings(config))  # e.g. SinGAN's steps
         if base is not None and base.config is not None:  # rows from before configs were recorded: the worker checks
             for name, theirs, mine in fine_tune_differences(GanConfig.from_dict(base.config), config):

@@ -7,6 +7,7 @@ from pydantic import Field
 from models.architectures import register
 from models.architectures.base import Architecture, ArchitectureOptions, adam_beta, latent_size, learning_rate
 from models.augment import AugmentKind, AugmentOptions
+from models.errors import OptionError
 from models.fastgan.networks import Generator
 from models.fastgan.trainer import FastGANTrainer, sampling_generator
 
@@ -57,5 +58,5 @@ class FastGAN(Architecture):
 
 def check_device(config: GanConfig) -> None:
     if config.resolution in CUDA_ONLY_RESOLUTIONS and not config.device.startswith("cuda"):
-        raise ValueError(f"resolution {config.resolution} needs device cuda: on a CPU a FastGAN of that size "
-                         f"takes too long, and too much memory, to train")
+        raise OptionError("resolution", f"resolution {config.resolution} needs device cuda: on a CPU a FastGAN of "
+                                        "that size takes too long, and too much memory, to train")

@@ -75,12 +75,14 @@ class SinGAN(Architecture):
     def check_config(self, config: GanConfig) -> None:
         o = config.options
         if o.min_size > o.resolution:  # type: ignore[attr-defined]
-            raise ValueError(f"min_size {o.min_size} exceeds the resolution {o.resolution}")  # type: ignore[attr-defined]
+            raise OptionError("min_size", f"min_size {o.min_size} exceeds the resolution "  # type: ignore[attr-defined]
+                                          f"{o.resolution}")
         from models.config import TrainSettings  # it imports the architectures
 
         bound = next(m.le for m in TrainSettings.model_fields["steps"].metadata if hasattr(m, "le"))
         if (steps := self.loop_settings(config)["steps"]) > bound:
-            raise ValueError(f"classes x images_per_class x scales x steps_per_scale = {steps} exceeds {bound}")
+            raise OptionError("steps_per_scale", f"classes x images_per_class x scales x steps_per_scale = {steps} "
+                                                 f"exceeds {bound}")
 
     def check_sampling(self, config: GanConfig, options: dict[str, Any]) -> None:
         count = scales(config)
