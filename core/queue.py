@@ -26,6 +26,8 @@ def celery_config(settings: Settings) -> dict:
                          control_folder=str(control_dir), polling_interval=0.1)
     return dict(
         broker_url=settings.broker_url,
+        # The filesystem transport with atomic message writes (core/embedded_broker.py); None: the URL's own.
+        broker_transport="core.embedded_broker:Transport" if settings.is_embedded_broker else None,
         broker_transport_options=transport,
         result_backend=settings.result_backend or None,
         result_backend_transport_options=transport,
