@@ -97,6 +97,14 @@ def test_a_preset_fills_what_the_request_leaves_out(api, dataset):
     assert params["upsample"] == "transpose" and params["augment"] == "none"
 
 
+def test_the_few_shot_textures_preset_is_a_cpu_sized_singan(api, dataset):
+    response = train(api, dataset_id=dataset.id, preset="few-shot-textures", steps_per_scale=5)
+    assert response.status_code == 202, response.text
+    params = response.json()["params"]
+    assert params["architecture"] == "singan"
+    assert (params["width"], params["images_per_class"], params["steps_per_scale"]) == (16, 2, 5)
+
+
 @pytest.fixture
 def cuda_training(monkeypatch):  # type: ignore[no-untyped-def]
     from core.settings import get_settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Discriminator, Field, Tag, ValidationError, create_model
+from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationError, create_model
 
 from core.db import workspace_row
 from core.errors import InvalidParam
@@ -92,11 +92,21 @@ def _architecture_of(value: Any) -> str:
     return value.get("architecture", preset.architecture if preset else DEFAULT_ARCHITECTURE)
 
 
+def _preset_architecture(value: Any) -> Any:
+    """A request that names a preset and no architecture trains the preset's architecture."""
+    if isinstance(value, dict) and "architecture" not in value and isinstance(value.get("preset"), str):
+        preset = PRESETS.get(value["preset"])
+        if preset is not None:
+            return {**value, "architecture": preset.architecture}
+    return value
+
+
 PARAMS_MODELS = {name: _params_model(name) for name in architecture_names()}
 TrainParams = Annotated[
     Union[tuple(Annotated[model, Tag(name)] for name, model in PARAMS_MODELS.items())],  # noqa: UP007
     Discriminator(_architecture_of, custom_error_type="unknown_architecture",
-                  custom_error_message=f"unknown architecture; known: {', '.join(architecture_names())}")]
+                  custom_error_message=f"unknown architecture; known: {', '.join(architecture_names())}"),
+    BeforeValidator(_preset_architecture)]
 
 
 def option_names(architecture: str) -> list[str]:
