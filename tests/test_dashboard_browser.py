@@ -4,8 +4,8 @@ form and watches the progress bar and the curves move without a reload, sees the
 model, opens the batch's gallery, downloads its zip and signs out; another workspace's key sees none of it, and a
 bad upload lists its errors per file.
 
-Each page is saved as a 1280x800 screenshot under the test's tmp_path; with DASHBOARD_SCREENSHOTS=docs/screenshots
-the good ones are copied there too (the README shows them).
+Each page is saved as a 1280x800 screenshot under the test's tmp_path. With DASHBOARD_SCREENSHOTS=docs/screenshots
+they are copied there (the README shows them), and the tour also runs an augmentation report for its page.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import sample_zip, upload
+from tests.conftest import sample_zip, submit, upload
 from tests.stack import ROOT, Stack, wait_until
 
 pytestmark = pytest.mark.parametrize("stack", ["embedded"], indirect=True)
@@ -151,13 +151,7 @@ def test_the_tour_in_a_browser(person: Person, stack: Stack, dash_key: str, tmp_
     person.find("#job-form")
     assert person.find("#cdcgan-dataset_id").get_attribute("value") == dataset_id
     assert person.find("#cdcgan-steps").get_attribute("value") == "2000"  # the schema's default
-    for name, value in TRAIN.items():
-        if name == "resolution":
-            from selenium.webdriver.support.ui import Select
-
-            Select(person.find("#cdcgan-resolution")).select_by_visible_text(str(value))
-        else:
-            person.fill(f"#cdcgan-{name}", value)
+    fill_train_form(person)
     person.screenshot("new-train-job")
     person.find("#submit-job").click()
     wait_until(lambda: person.path().startswith("/ui/jobs/job_"), 15, what="the job's page")
@@ -227,7 +221,48 @@ def test_the_tour_in_a_browser(person: Person, stack: Stack, dash_key: str, tmp_
     with zipfile.ZipFile(io.BytesIO(downloaded.read_bytes())) as zf:
         assert zf.testzip() is None
         assert sum(name.endswith(".png") for name in zf.namelist()) == 18 and "manifest.csv" in zf.namelist()
-    # does it help? an augmentation report from the model's page, with its table, plots and Grad-CAM grids
+    if os.environ.get("DASHBOARD_SCREENSHOTS"):  # ~15 s more; the page has no script (tests/test_dashboard.py)
+        report_page(person, model_id, dataset_id)
+
+    # a job that a program starts shows up in the open jobs list; it is cancelled from its page while it runs
+    person.open("/ui/jobs")
+    person.js("window.stillThisPage = true")
+    with stack.client(dash_key) as client:
+        long_run = {**TRAIN, "steps": 100_000, "sample_every": 100_000, "checkpoint_every": 100_000, "max_minutes": 1}
+        started = submit(client, "train", {"dataset_id": dataset_id, **long_run}).json()
+    link = person.find(f"tr[data-job-id='{started['id']}'] a", timeout=10)
+    assert person.js("return window.stillThisPage") is True  # the list polled and added the row itself
+    link.click()
+    wait_until(lambda: person.find("#job [data-step]").text.split("/")[0] not in ("", "0"), 60,
+               what="the job to train")
+    person.find("#cancel").click()
+    wait_until(lambda: "cancelled" in person.find("#job h1 [data-status]").text, 30, what="the job to be cancelled")
+    assert not person.find("#cancel").is_displayed()
+
+    person.open("/ui/jobs")
+    assert job_id in person.find("[data-live-jobs]").text and started["id"] in person.find("[data-live-jobs]").text
+    person.screenshot("jobs")
+    person.open("/")
+    person.screenshot("overview")
+
+    person.find("#sign-out").click()
+    assert person.path() == "/ui/sign-in"
+    person.open(f"/ui/batches/{batch_id}")
+    assert person.path() == "/ui/sign-in"
+
+
+def fill_train_form(person: Person) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    for name, value in TRAIN.items():
+        if name == "resolution":
+            Select(person.find("#cdcgan-resolution")).select_by_visible_text(str(value))
+        else:
+            person.fill(f"#cdcgan-{name}", value)
+
+
+def report_page(person: Person, model_id: str, dataset_id: str) -> None:
+    """An augmentation report started from the model's page, with its table, plots and Grad-CAM grids."""
     person.open(f"/ui/models/{model_id}")
     person.find("#report-from").click()
     assert person.find("#augmentation_report-model_id").get_attribute("value") == model_id
@@ -243,17 +278,6 @@ def test_the_tour_in_a_browser(person: Person, stack: Stack, dash_key: str, tmp_
                                  ".every(i => i.complete && i.naturalWidth > 0)"), 10, what="the report's images")
     assert len(person.all("img.plot")) >= 1 and len(person.all("img.gradcam")) == 2
     person.screenshot("report")
-
-    person.open("/ui/jobs")
-    assert job_id in person.find("[data-live-jobs]").text
-    person.screenshot("jobs")
-    person.open("/")
-    person.screenshot("overview")
-
-    person.find("#sign-out").click()
-    assert person.path() == "/ui/sign-in"
-    person.open(f"/ui/batches/{batch_id}")
-    assert person.path() == "/ui/sign-in"
 
 
 def test_another_workspace_sees_none_of_it(person: Person, stack: Stack, dash_key: str) -> None:

@@ -151,7 +151,7 @@ function showProgress(root, job) {
     badge.className = `status ${job.status}`;
   });
   root.querySelectorAll("[data-step]").forEach((node) => {
-    node.textContent = `${job.progress?.step || 0}/${job.progress?.total_steps || 0}`;
+    node.textContent = `${job.progress?.step || 0}/${job.progress?.total_steps ?? "–"}`;
   });
 }
 
