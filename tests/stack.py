@@ -73,11 +73,18 @@ class Stack:
 
     @staticmethod
     def kill(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            pass
-        process.wait(timeout=30)
+        """Signal the process's group; one that outlives a SIGTERM by 30 s is killed, never left behind."""
+        for signal_, wait in ((sig, 30), (signal.SIGKILL, 30)):
+            try:
+                os.killpg(process.pid, signal_)
+            except ProcessLookupError:
+                pass
+            try:
+                process.wait(timeout=wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+        raise RuntimeError(f"process {process.pid} survived SIGKILL")
 
     def kill_workers(self) -> None:
         for worker in self.workers:
