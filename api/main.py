@@ -14,7 +14,9 @@ from api import dashboard, errors, health, openapi
 from api.routers import backbones, batches, datasets, jobs, models, reports, webhooks
 from core.db import session_scope
 from core.keys import add_key
+from core.orphans import retention, sweep_store
 from core.settings import get_settings
+from core.storage import get_store
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,8 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     with session_scope() as session:
         if settings.bootstrap_api_key and add_key(session, "default", settings.bootstrap_api_key.get_secret_value()):
             log.info("registered the bootstrap API key for workspace 'default'")
+        # An API that died mid-upload left objects behind: sweep at once rather than at the workers' next pass.
+        sweep_store(session, get_store(), retention(settings))
     yield
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from core.ids import id_time
 from core.jobs import FINAL
+from core.settings import Settings
 from core.storage import ObjectStore
 from core.storage_keys import best_snapshot_key, checkpoint_key, job_prefix
 from core.tables import Backbone, Batch, Dataset, Job, RegisteredModel, Report, utcnow
@@ -37,6 +38,11 @@ OWNED = {"datasets": (Dataset, "ds"), "models": (RegisteredModel, "mdl"), "batch
 class Retention:
     upload_grace: timedelta  # how long an upload or import may take before its objects count as orphaned
     job_state: timedelta  # how long a final job's training state is kept
+
+
+def retention(settings: Settings) -> Retention:
+    return Retention(upload_grace=timedelta(seconds=settings.orphan_upload_grace_seconds),
+                     job_state=timedelta(seconds=settings.job_state_retention_seconds))
 
 
 def sweep_store(session: Session, store: ObjectStore, retention: Retention,

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
 
 from core.db import session_scope
-from core.orphans import Retention, sweep_store
+from core.orphans import retention, sweep_store
 from core.settings import get_settings
 from core.storage import get_store
 
@@ -18,11 +17,8 @@ _stop = threading.Event()
 
 
 def sweep_once() -> list[str]:
-    settings = get_settings()
-    retention = Retention(upload_grace=timedelta(seconds=settings.orphan_upload_grace_seconds),
-                          job_state=timedelta(seconds=settings.job_state_retention_seconds))
     with session_scope() as session:
-        return sweep_store(session, get_store(), retention)
+        return sweep_store(session, get_store(), retention(get_settings()))
 
 
 def _loop() -> None:
