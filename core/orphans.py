@@ -14,6 +14,7 @@ Every object lives under a prefix named after its owner (core/storage_keys.py), 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -61,11 +62,14 @@ def sweep_store(session: Session, store: ObjectStore, retention: Retention,
     return [key for key in removed if key]
 
 
+def _chunks(ids: list[str], size: int = 500) -> Iterator[list[str]]:
+    """Bounded IN lists."""
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
 def _existing(session: Session, column, ids: list[str]) -> set[str]:  # type: ignore[no-untyped-def]
-    found: set[str] = set()
-    for start in range(0, len(ids), 500):  # bounded IN lists
-        found.update(session.scalars(select(column).where(column.in_(ids[start:start + 500]))))
-    return found
+    return {value for chunk in _chunks(ids) for value in session.scalars(select(column).where(column.in_(chunk)))}
 
 
 def _abandoned(session: Session, object_id: str, now: datetime, retention: Retention) -> bool:
@@ -81,8 +85,7 @@ def _abandoned(session: Session, object_id: str, now: datetime, retention: Reten
 
 def _sweep_jobs(session: Session, store: ObjectStore, now: datetime, retention: Retention) -> list[str]:
     names = [name for name in store.list_children("jobs/") if name.startswith("job_")]
-    rows = {job.id: job for start in range(0, len(names), 500)
-            for job in session.scalars(select(Job).where(Job.id.in_(names[start:start + 500])))}
+    rows = {job.id: job for chunk in _chunks(names) for job in session.scalars(select(Job).where(Job.id.in_(chunk)))}
     removed = []
     for name in names:
         job = rows.get(name)
