@@ -132,8 +132,13 @@ def _restart_api_and_check(prod: Stack, thread: threading.Thread, outcome: dict,
         killed.set()
     thread.join(60)
     assert "error" in outcome, f"a killed upload must not be answered, got {outcome.get('response')}"
-    prod.env["DEFECTGEN_ORPHAN_UPLOAD_GRACE_SECONDS"] = "0"  # nothing else is uploading in this test
-    prod.start_api()
+    # Nothing else uploads meanwhile. Only this API start may use no grace: the API sweeps only at start, but a
+    # worker restarted later with it would sweep the uploads of tests that run after this one.
+    prod.env["DEFECTGEN_ORPHAN_UPLOAD_GRACE_SECONDS"] = "0"
+    try:
+        prod.start_api()
+    finally:
+        del prod.env["DEFECTGEN_ORPHAN_UPLOAD_GRACE_SECONDS"]
     assert _stored_datasets() == before
 
 
