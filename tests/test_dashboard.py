@@ -207,3 +207,39 @@ def test_a_report_page_shows_its_settings_plots_and_gradcam_grids(browser: TestC
     for _, url in images:
         assert browser.get(url).status_code == 200  # the REST route, signed in by the cookie
     assert report.id in browser.get("/ui/reports").text
+
+
+def _candidate(rank: int | None, name: str, index: int, status: str, kids: list[float]) -> dict:
+    curve = [{"segment": i + 1, "job_id": f"job_c{index}s{i + 1}", "status": "succeeded", "step": 40 * (i + 1),
+              "seconds": 3.0, "kid": kid, "kid_std": 0.01, "fid": 10 * kid, "diversity": 0.9,
+              "near_copy_fraction": 0.0} for i, kid in enumerate(kids)]
+    return {"rank": rank, "name": name, "index": index, "architecture": "cdcgan", "base_model_id": None,
+            "status": status, "reason": "behind at rung 1" if status == "stopped" else "",
+            "steps_trained": curve[-1]["step"], "model_id": f"mdl_c{index}", "job_id": curve[-1]["job_id"],
+            "kid": kids[-1], "fid": 10 * kids[-1], "diversity": 0.9, "near_copy_fraction": 0.0, "curve": curve}
+
+
+def test_a_sweep_page_shows_its_leaderboard_and_curves(browser: TestClient) -> None:
+    params = {"dataset_id": "ds_x", "selection": {"metric": "kid"}}
+    running = add_row(Job, kind="sweep", status="running", params=params, metrics={"leaderboard": [
+        _candidate(None, "first", 0, "training", [0.30]), _candidate(None, "second", 1, "stopped", [0.5])]})
+    board = [_candidate(1, "second", 1, "finished", [0.5, 0.2, 0.1]),
+             _candidate(2, "first", 0, "stopped", [0.3])]
+    ended = add_row(Job, kind="sweep", status="succeeded", params=params,
+                    result={"model_id": "mdl_c1", "winner": board[0], "leaderboard": board, "metric": "kid"})
+    sign_in(browser)
+
+    page = browser.get(f"/ui/jobs/{ended.id}").text
+    assert re.findall(r'<tr data-candidate="([^"]+)">\s*<td>(\d+)</td>', page) == [("second", "1"), ("first", "2")]
+    curves = dict(re.findall(r'<polyline data-curve="([^"]+)" points="([^"]+)"', page))
+    assert len(curves["second"].split()) == 3 and len(curves["first"].split()) == 1  # a point per rung
+    assert "behind at rung 1" in page and 'href="/ui/models/mdl_c1"' in page
+    result_table = page.split("<h2>Result</h2>")[1].split("</table>")[0]
+    assert "mdl_c1" in result_table and "curve" not in result_table  # the board is not repeated as JSON
+
+    live = browser.get(f"/ui/jobs/{running.id}/leaderboard")  # what the page fetches while the sweep runs
+    assert live.status_code == 200 and "once every candidate has ended" in live.text
+    assert [status for status in re.findall(r'<span class="status (\w+)">', live.text)] == ["training", "stopped"]
+    train = add_row(Job, kind="train", status="running")
+    assert browser.get(f"/ui/jobs/{train.id}/leaderboard").status_code == 404
+    assert 'id="leaderboard"' not in browser.get(f"/ui/jobs/{train.id}").text

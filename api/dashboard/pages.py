@@ -7,6 +7,7 @@ from collections import defaultdict
 
 from fastapi import APIRouter, Request, Response
 
+from api.dashboard import leaderboard
 from api.dashboard.forms import job_form
 from api.dashboard.render import render
 from api.dashboard.session import PageWorkspace
@@ -70,7 +71,23 @@ def new_job(request: Request, workspace: PageWorkspace, session: SessionDep, kin
 @router.get("/ui/jobs/{job_id}")
 def job_page(job_id: IdPath, request: Request, workspace: PageWorkspace, session: SessionDep) -> Response:
     job = JobOut.model_validate(jobs.read_job(job_id, workspace, session))
-    return render(request, "job.html", workspace, job=job, final=job.status in ("succeeded", "failed", "cancelled"))
+    return render(request, "job.html", workspace, job=job, final=job.status in ("succeeded", "failed", "cancelled"),
+                  result=leaderboard.result_shown(job), shown_elsewhere=leaderboard.shown_elsewhere(job),
+                  **_board(job))
+
+
+@router.get("/ui/jobs/{job_id}/leaderboard")
+def sweep_leaderboard(job_id: IdPath, request: Request, workspace: PageWorkspace, session: SessionDep) -> Response:
+    """A sweep's leaderboard alone, which its page fetches again as the sweep goes on."""
+    job = JobOut.model_validate(jobs.read_job(job_id, workspace, session))
+    context = _board(job)
+    if context["board"] is None:
+        raise not_found("sweep leaderboard", job_id)
+    return render(request, "leaderboard.html", workspace, **context)
+
+
+def _board(job: JobOut) -> dict:
+    return {"board": leaderboard.sweep_board(job), "width": leaderboard.WIDTH, "height": leaderboard.HEIGHT}
 
 
 @router.get("/ui/models")

@@ -230,9 +230,21 @@ function collectSeries(series, event) {
 
 const brief = (data) => JSON.stringify(data, (_, v) => (typeof v === "number" ? Number(v.toPrecision(4)) : v));
 
+// ---- a sweep's leaderboard, rendered by the server (api/dashboard/leaderboard.py) and fetched again each tick
+// The result keys that the leaderboard shows, named by the page (data-shown-elsewhere), stay out of its table.
+function shownResult(job, elsewhere) {
+  return Object.fromEntries(Object.entries(job.result).filter(([key]) => !elsewhere.includes(key)));
+}
+
+async function refreshLeaderboard(id) {
+  const response = await fetch(`/ui/jobs/${id}/leaderboard`, { credentials: "same-origin" });
+  if (response.ok) document.getElementById("leaderboard").innerHTML = await response.text();
+}
+
 // ---- a job's page: progress, curves, sample grids and events, polled until the job ends
 function setUpJob(root) {
   const id = root.dataset.jobId;
+  const elsewhere = JSON.parse(root.dataset.shownElsewhere || "[]");
   const series = {};
   const charts = document.getElementById("charts");
   const eventsBody = document.querySelector("#events tbody");
@@ -296,7 +308,7 @@ function setUpJob(root) {
     error.hidden = !job.error;
     if (job.error) error.textContent = `${job.error.code}: ${job.error.message}`;
     const result = root.querySelector("[data-result]");
-    if (job.result) result.replaceChildren(el("h2", {}, "Result"), pairsTable(job.result));
+    if (job.result) result.replaceChildren(el("h2", {}, "Result"), pairsTable(shownResult(job, elsewhere)));
     result.hidden = !job.result;
     document.getElementById("cancel").hidden = FINAL.includes(job.status);
     const times = [["created", job.created_at], ["started", job.started_at], ["finished", job.finished_at]]
@@ -317,6 +329,7 @@ function setUpJob(root) {
       const job = await api(`/v1/jobs/${id}`);
       showJob(job);
       await readEvents();
+      if (job.kind === "sweep") await refreshLeaderboard(id);
       final = FINAL.includes(job.status);
     } finally {
       if (!final) setTimeout(tick, POLL_MS);
