@@ -8,9 +8,10 @@ import time
 
 import httpx
 import pytest
+import torch
 
 from core.queue import enqueue
-from models.snapshot import model_info
+from models.snapshot import model_info, read_model
 from tests.conftest import TINY_TRAIN, sample_zip, submit, wait_job
 from tests.stack import Stack, wait_until
 
@@ -84,6 +85,24 @@ def test_a_job_that_kills_its_worker_every_time_fails_after_the_cap(prod, client
     job = wait_job(client, job["id"], timeout=120)
     assert job["status"] == "failed" and job["attempts"] == 4
     assert job["error"]["code"] == "worker_lost" and "4 attempts" in job["error"]["message"]
+
+
+def test_singan_killed_mid_pyramid_resumes_and_ends_as_an_uninterrupted_run(prod, client, dataset):
+    # 2 classes x 1 image x 3 scales x 30 steps: the kill lands in the first pyramid's second scale or later
+    params = {"dataset_id": dataset["id"], "architecture": "singan", "resolution": 32, "min_size": 20, "width": 8,
+              "steps_per_scale": 30, "images_per_class": 1, "checkpoint_every": 5, "sample_every": 10_000}
+    killed = submit(client, "train", params).json()
+    _running_at(client, killed["id"], 40)
+    prod.kill_workers()
+    prod.start_worker()
+    killed = wait_job(client, killed["id"], timeout=300)
+    whole = wait_job(client, submit(client, "train", params).json()["id"], timeout=300)
+    assert killed["status"] == whole["status"] == "succeeded", (killed, whole)
+    resumed = [e["step"] for e in _events(client, killed["id"]) if e["type"] == "resumed"]
+    assert killed["attempts"] == 2 and len(resumed) == 1 and 35 <= resumed[0] < killed["progress"]["total_steps"]
+    a, b = (read_model(client.get(f"/v1/models/{job['result']['model_id']}/checkpoint").content).generator
+            for job in (killed, whole))
+    assert a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
 
 
 def test_redis_restart_loses_no_job_and_runs_none_twice(prod, client, dataset):
