@@ -20,12 +20,15 @@ def candidate(text: str) -> dict[str, Any]:
 @click.option("--budget-steps", type=int, help="Or training steps of all candidates together.")
 @click.option("--candidate", "candidates", multiple=True, metavar="ARCH[:BASE_MODEL_ID]",
               help="A candidate (repeatable); default: chosen by the dataset and the device.")
+@click.option("--metric", type=click.Choice(["kid", "fid", "uplift"]),
+              help="What ranks the candidates [kid]; uplift: a classifier's gain from their images.")
 @click.option("--no-halving", is_flag=True, help="Train every candidate its equal share instead.")
 @click.option("--confirm", is_flag=True, help="Then an augmentation report of the winner against real images alone.")
 @job_options
 def sweep(dataset_id: str, budget_minutes: float | None, budget_steps: int | None, candidates: tuple[str, ...],
-          no_halving: bool, confirm: bool) -> tuple[str, dict[str, Any]]:
+          metric: str | None, no_halving: bool, confirm: bool) -> tuple[str, dict[str, Any]]:
     """Train candidate generators on DATASET_ID and rank them on held-out images."""
     return "sweep", {"dataset_id": dataset_id, "budget_minutes": budget_minutes, "budget_steps": budget_steps,
                      "candidates": [candidate(c) for c in candidates] or None,
+                     "selection": {"metric": metric} if metric else None,
                      "halving": False if no_halving else None, "confirm": True if confirm else None}

@@ -243,3 +243,20 @@ def test_a_sweep_page_shows_its_leaderboard_and_curves(browser: TestClient) -> N
     train = add_row(Job, kind="train", status="running")
     assert browser.get(f"/ui/jobs/{train.id}/leaderboard").status_code == 404
     assert 'id="leaderboard"' not in browser.get(f"/ui/jobs/{train.id}").text
+
+
+def test_a_sweep_by_uplift_shows_it_highest_first(browser: TestClient) -> None:
+    board = [{**_candidate(rank, name, index, "finished", [0.2]), "uplift": uplift}
+             for rank, name, index, uplift in ((1, "helps", 1, 0.04), (2, "hurts", 0, -0.02))]
+    for row in board:
+        row["curve"][0]["uplift"] = row["uplift"]
+    ended = add_row(Job, kind="sweep", status="succeeded", params={"dataset_id": "ds_x",
+                                                                   "selection": {"metric": "uplift"}},
+                    result={"model_id": "mdl_c1", "winner": board[0], "leaderboard": board, "metric": "uplift"})
+    sign_in(browser)
+    page = browser.get(f"/ui/jobs/{ended.id}/leaderboard").text
+    assert "Ranked by uplift on the held-out images, highest first" in page
+    assert re.findall(r"<th>(\w[\w-]*)</th>", page)[6:11] == ["uplift", "kid", "fid", "diversity", "near-copies"]
+    curves = dict(re.findall(r'<polyline data-curve="([^"]+)" points="([^"]+)"', page))
+    y = {name: float(points.split(",")[1]) for name, points in curves.items()}
+    assert y["helps"] < y["hurts"]  # the higher uplift is drawn higher

@@ -87,3 +87,25 @@ def test_cancelling_a_sweep_cancels_its_children(client, sweep_set):
     assert running["status"] == "cancelled" and running["progress"]["step"] < 4000
     assert sorted(_children(client, sweep["id"])) == ["c0s1", "c1s1"]
     assert client.get(f"/v1/jobs/{sweep['id']}").json()["status"] == "cancelled"
+
+
+@pytest.mark.parametrize("stack", ["embedded"], indirect=True)
+def test_a_sweep_ranked_by_uplift_scores_each_candidate_with_a_classifier(client, sweep_set):
+    # 20 steps each leave both below any diversity floor: no floor here, the ranking is what is tested
+    check = {"synthetic_per_class": 8, "classifier": "small-cnn", "epochs": 1, "repeats": 2}
+    params = {"dataset_id": sweep_set["id"], "budget_steps": 40, "resolution": 32, "halving": False,
+              "candidates": [TRAINED, FROZEN], "selection": {**SELECTION, "min_diversity": 0.0, "metric": "uplift",
+                                                             "uplift": check}}
+    job = wait_job(client, submit(client, "sweep", params).json()["id"], timeout=300)
+    assert job["status"] == "succeeded", job
+    result = job["result"]
+    assert result["metric"] == "uplift"
+    rows = [row for row in result["leaderboard"] if row["status"] == "finished"]
+    assert len(rows) == 2 and [row["rank"] for row in rows] == [1, 2], result["leaderboard"]
+    assert rows[0]["uplift"] >= rows[1]["uplift"] and result["winner"]["name"] == rows[0]["name"]
+    for row in rows:
+        assert -1 <= row["uplift"] <= 1 and row["curve"][-1]["uplift"] == row["uplift"]
+        scores = _children(client, job["id"])[row["job_id"].rsplit(".", 1)[1]]["result"]["holdout"]
+        low, high = scores["uplift_ci95"]
+        assert -1 <= low <= scores["uplift"] <= high <= 1 and 0 <= scores["uplift_real_accuracy"] <= 1
+        assert scores["uplift_p_value"] is not None  # two repeats: a paired test

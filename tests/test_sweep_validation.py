@@ -56,11 +56,30 @@ def test_defaults_resolve_every_candidate_as_a_train_job(api, photos):
      ["candidates", 0, "base_model_id"], "does not exist"),
     ({"candidates": [{"architecture": "singan"}]}, ["candidates", 0, "architecture"], "budget_minutes"),
     ({"budget_steps": 4}, ["budget_steps"], "less than 4"),
+    ({"selection": {"metric": "accuracy"}}, ["selection", "metric"], "'kid', 'fid' or 'uplift'"),
+    ({"selection": {"metric": "uplift", "uplift": {"classifier": "vgg99"}}}, ["selection", "uplift", "classifier"],
+     "unknown classifier"),
 ])
 def test_bad_sweeps_are_422_naming_the_field(api, photos, params, loc, msg):
     params = {"budget_steps": 100, **params} if "budget_minutes" not in params and params else params
     got_loc, got_msg = _error(_sweep(api, dataset_id=photos.id, **params))
     assert got_loc == ["params", *loc] and msg in got_msg
+
+
+def test_an_uplift_sweep_gives_every_child_its_uplift_check(api, photos):
+    check = {"synthetic_per_class": 20, "classifier": "small-cnn", "epochs": 2, "repeats": 2}
+    response = _sweep(api, dataset_id=photos.id, budget_steps=1000, selection={"metric": "uplift", "uplift": check})
+    assert response.status_code == 202, response.text
+    assert [c["train"]["holdout_uplift"] for c in response.json()["params"]["candidates"]] == [check, check]
+    by_kid = _sweep(api, dataset_id=photos.id, budget_steps=1000).json()["params"]["candidates"]
+    assert [c["train"]["holdout_uplift"] for c in by_kid] == [None, None]  # measured only when it ranks
+
+
+def test_an_uplift_check_needs_a_held_out_split(api, photos):
+    response = api.post("/v1/jobs", json={"kind": "train", "params": {"dataset_id": photos.id, "steps": 20,
+                                                                      "holdout_uplift": {}}})
+    assert _error(response) == (["params", "holdout_uplift"],
+                                "the uplift is scored on the held-out images: give holdout too")
 
 
 def test_one_class_and_too_small_held_out_splits_are_refused(api):
@@ -131,6 +150,27 @@ def test_halving_keeps_the_best_half_of_the_qualified_and_sends_one_alone_to_its
     children.update([_done("job_s", 0, 3, 0.1)])
     state = board("job_s", params, children)
     assert state.done and [s.name for s in state.leaderboard("kid")] == ["n0", "n2", "n1", "n3"]
+
+
+def test_uplift_ranks_highest_first_and_its_floors_still_apply():
+    params = _params(4, [10, 20, 40])
+    params["selection"]["metric"] = "uplift"
+
+    def done(candidate: int, segment: int, uplift: float, diversity: float = 1.0) -> tuple[str, Child]:
+        job_id = child_id("job_u", candidate, segment)
+        scores = {"uplift": uplift, "kid": 0.1, "diversity": diversity, "near_copy_fraction": 0.0}
+        return job_id, Child(job_id, "succeeded", {"step": segment, "holdout": scores}, None, NOW, NOW)
+
+    children = dict([done(0, 1, -0.05), done(1, 1, 0.04), done(2, 1, 0.09, diversity=0.1), done(3, 1, 0.01)])
+    state = board("job_u", params, children)
+    assert [(w.candidate, w.segment) for w in state.wanted] == [(1, 2), (3, 2)]  # the best 2 of 4, highest first
+    assert [s.out for s in state.standings] == [STOPPED, None, DISQUALIFIED, None]
+    children.update([done(1, 2, 0.05), done(3, 2, 0.07)])
+    state = board("job_u", params, children)
+    assert [(w.candidate, w.segment, w.last) for w in state.wanted] == [(3, 3, True)]
+    children.update([done(3, 3, 0.06)])
+    state = board("job_u", params, children)
+    assert state.done and [s.name for s in state.leaderboard("uplift")] == ["n3", "n1", "n0", "n2"]
 
 
 def test_memorised_candidates_are_disqualified():

@@ -132,3 +132,16 @@ def test_demo_writes_its_download_where_it_says(dg, tmp_path):
     with zipfile.ZipFile(again) as first, zipfile.ZipFile(path) as second:
         assert {n: first.read(n) for n in first.namelist()} == {n: second.read(n) for n in second.namelist()}
     assert dg("batches", "delete", batch_id).stdout.strip() == f"deleted {batch_id}"
+
+
+@embedded
+def test_sweep_takes_its_candidates_metric_and_halving(dg, dataset):
+    job_id = dg("sweep", dataset["id"], "--budget-steps", "100000", "--candidate", "cdcgan", "--candidate", "dcgan",
+                "--metric", "uplift", "--no-halving", "--id-only").stdout.strip()
+    job = json.loads(dg("jobs", "show", job_id, "--json").stdout)
+    params = job["params"]
+    assert [c["architecture"] for c in params["candidates"]] == ["cdcgan", "dcgan"] and params["halving"] is False
+    assert params["selection"]["metric"] == "uplift" and params["candidates"][0]["train"]["holdout_uplift"]
+    dg("jobs", "cancel", job_id)
+    watched = dg("jobs", "watch", job_id, "--interval", "0.2", "--json", code=1)
+    assert json.loads(watched.stdout)["status"] == "cancelled"

@@ -5,8 +5,8 @@ what it says, so that a tick that dies half-way is simply run again.
 Each candidate trains in segments, one child train job each: segment j ends at the schedule's j-th end (a rung, or
 the candidate's end) and continues segment j-1's kept checkpoint. After a rung, when every candidate that entered
 it has ended its segment, the qualified ones (scored, and above the diversity and memorisation floors) are
-ranked by the metric, lowest first, ties by candidate order, and the best ceil(n/2) of the n that entered go on;
-one that goes on alone trains straight to its end.
+ranked by the metric (KID and FID lowest first, the uplift highest first), ties by candidate order, and the best
+ceil(n/2) of the n that entered go on; one that goes on alone trains straight to its end.
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from core.kinds.sweep import METRICS
 
 FINISHED, STOPPED, DISQUALIFIED, FAILED = "finished", "stopped", "disqualified", "failed"
 
@@ -76,11 +78,17 @@ class Board:
         """Finished first, then those stopped at a later rung before those stopped earlier, each by the metric;
         disqualified and failed last."""
         def key(s: Standing) -> tuple:
-            value = (s.scores or {}).get(metric)
-            bad = s.out in (DISQUALIFIED, FAILED)
-            return (bad, -len(s.segments), value if value is not None else math.inf, s.index)
+            return (s.out in (DISQUALIFIED, FAILED), -len(s.segments), rank_value(s.scores, metric), s.index)
 
         return sorted(self.standings, key=key)
+
+
+def rank_value(scores: dict[str, Any] | None, metric: str) -> float:
+    """What ranks a candidate, lowest first: the metric, negated where higher is better; unmeasured last."""
+    value = (scores or {}).get(metric)
+    if value is None:
+        return math.inf
+    return -value if METRICS[metric] else value
 
 
 def disqualified(scores: dict[str, Any] | None, selection: dict[str, Any]) -> str | None:
@@ -130,8 +138,7 @@ def board(sweep_id: str, params: dict[str, Any], children: dict[str, Child]) -> 
                     f": {last.error.get('message', '')}" if last.error else "")
             elif why := disqualified(s.scores, selection):
                 s.out, s.reason = DISQUALIFIED, why
-        qualified = sorted((s for s in alive if s.out is None),
-                           key=lambda s: (s.scores[metric], s.index))  # type: ignore[index]
+        qualified = sorted((s for s in alive if s.out is None), key=lambda s: (rank_value(s.scores, metric), s.index))
         if end_index == len(ends) - 1:
             for rank, s in enumerate(qualified, 1):
                 s.reason = f"trained to its end; {metric} rank {rank} of {len(qualified)} finalists"

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.schemas.jobs import JobOut
+from core.kinds.sweep import METRICS
 
 WIDTH, HEIGHT, PAD = 720, 180, 8
 # One colour per candidate, repeating after eight; colour-blind-safe (Okabe and Ito).
 COLOURS = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000")
 SHOWN_ELSEWHERE = ("leaderboard", "winner")  # result keys that the board shows, left out of the result table
+SCORE_COLUMNS = ("kid", "fid", "diversity", "near_copy_fraction")  # and the metric, where it is none of them
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class Line:
 @dataclass(frozen=True)
 class Board:
     metric: str
+    higher_first: bool
+    columns: tuple[str, ...]
     rows: list[dict[str, Any]]
     lines: list[Line]
     x_range: tuple[float, float]
@@ -51,7 +55,8 @@ def sweep_board(job: JobOut) -> Board | None:
         dots = [at(x, y) for x, y in points]
         lines.append(Line(row["name"], COLOURS[row["index"] % len(COLOURS)],
                           " ".join(f"{x},{y}" for x, y in dots), dots))
-    return Board(metric, rows, lines, (x0, x1), (y0, y1))
+    columns = SCORE_COLUMNS if metric in SCORE_COLUMNS else (metric, *SCORE_COLUMNS)
+    return Board(metric, METRICS.get(metric, False), columns, rows, lines, (x0, x1), (y0, y1))
 
 
 def shown_elsewhere(job: JobOut) -> list[str]:

@@ -24,10 +24,9 @@ from pydantic import BeforeValidator, Field, ValidationError, field_validator, m
 from core.errors import InvalidParam
 from core.fields import NAME_PATTERN, ResourceId
 from core.kinds.base import JobKind, Named, Params, Reference
-from core.kinds.train import Holdout
+from core.kinds.train import Holdout, UpliftCheck
 from core.tables import Dataset
 from models.architectures import architecture_names, get_architecture
-from models.classifiers import classifier_names
 from models.metrics.builtin.diversity import COLLAPSE_THRESHOLD
 
 RUNGS = (0.25, 0.5, 1.0)  # of a candidate's full share: where halving compares candidates, then its end
@@ -36,12 +35,15 @@ SAMPLE_EVERY = 200  # a train job's default
 # Train params the sweep sets for every child: candidates differ in their architecture, base model and settings.
 SWEEP_OWNED = frozenset({"dataset_id", "architecture", "base_model_id", "steps", "resolution", "channels", "crop",
                          "seed", "holdout", "max_minutes", "keep_checkpoint", "continue_from_job_id",
-                         "sample_every", "checkpoint_every", "eval_every", "preset"})
+                         "sample_every", "checkpoint_every", "eval_every", "preset", "holdout_uplift"})
+# The selection metrics, and whether higher is better: KID and FID are distances, the uplift is a gain.
+METRICS = {"kid": False, "fid": False, "uplift": True}
 
 
 class Selection(Params):
-    metric: Literal["kid", "fid"] = Field("kid", description="Ranks candidates, lowest first: KID or FID against "
-                                                              "the held-out images in the auto backbone.")
+    metric: Literal[tuple(METRICS)] = Field("kid", description=(  # type: ignore[valid-type]
+        "Ranks candidates: KID or FID against the held-out images in the auto backbone, lowest first, or the uplift "
+        "of a classifier tested on them (see uplift), highest first."))
     split: Holdout = Field(default_factory=Holdout, description="The stratified, seeded held-out split that no "
                                                                 "candidate trains on, and the samples scored.")
     min_diversity: float = Field(COLLAPSE_THRESHOLD, ge=0, description="A candidate whose diversity is below it "
@@ -49,6 +51,10 @@ class Selection(Params):
     max_near_copy_fraction: float = Field(0.05, ge=0, le=1, description="A candidate more of whose images are "
                                                                         "near-copies of training images is "
                                                                         "disqualified (memorised).")
+    uplift: UpliftCheck = Field(default_factory=UpliftCheck, description=(
+        "How the uplift metric is measured, at every rung: synthetic_per_class images per class added to the "
+        "split's training part, a classifier trained repeats times with and without them, tested on the held-out "
+        "part."))
 
 
 class Candidate(Params):
@@ -77,18 +83,8 @@ class Candidate(Params):
         return value
 
 
-class Confirm(Params):
-    synthetic_per_class: int = Field(100, ge=1, le=10_000)
-    classifier: str = "small-cnn"
-    epochs: int = Field(5, ge=1, le=100)
-    repeats: int = Field(3, ge=1, le=10)
-
-    @field_validator("classifier")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        if value not in classifier_names():
-            raise ValueError(f"unknown classifier {value!r}; known: {', '.join(classifier_names())}")
-        return value
+class Confirm(UpliftCheck):
+    """The winner's augmentation report against real images alone."""
 
 
 def _confirm_flag(value: Any) -> Any:
@@ -212,11 +208,13 @@ def _resolve_train(named: Named, index: int, candidate: Candidate, params: Sweep
 
     minutes = schedule["unit"] == "minutes"
     first_end = schedule["ends"][0]
+    selection = params.selection
     params_in = {**candidate.settings, "dataset_id": params.dataset_id, "architecture": candidate.architecture,
                  "base_model_id": candidate.base_model_id, "resolution": resolution, "seed": params.seed,
-                 "holdout": params.selection.split.model_dump(), "steps": MAX_STEPS if minutes else first_end,
+                 "holdout": selection.split.model_dump(), "steps": MAX_STEPS if minutes else first_end,
                  "max_minutes": first_end if minutes else None, "keep_checkpoint": len(schedule["ends"]) > 1,
-                 "sample_every": every, "checkpoint_every": every}
+                 "sample_every": every, "checkpoint_every": every,
+                 "holdout_uplift": selection.uplift.model_dump() if selection.metric == "uplift" else None}
     where = ["candidates", index]
     try:
         train = get_kind("train").adapter.validate_python({k: v for k, v in params_in.items() if v is not None})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationError, create_model
+from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationError, create_model, field_validator
 
 from core.db import workspace_row
 from core.errors import InvalidParam
@@ -17,6 +17,7 @@ from core.splits import DEFAULT_TEST_FRACTION, held_out_count
 from core.storage_keys import checkpoint_key
 from core.tables import Backbone, Dataset, Job, RegisteredModel
 from models.architectures import architecture_names, get_architecture
+from models.classifiers import classifier_names
 from models.config import GanConfig, TrainSettings
 from models.errors import OptionError
 from models.presets import PRESETS
@@ -35,6 +36,22 @@ class Holdout(Params):
     fraction: float = Field(DEFAULT_TEST_FRACTION, gt=0, lt=1, description="Share of each class held out.")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seeds the stratified split.")
     num_samples: int = Field(256, ge=2, le=50_000, description="Generated images scored against them.")
+
+
+class UpliftCheck(Params):
+    """An augmentation report in brief: a classifier trained on real images alone and on real + synthetic ones."""
+
+    synthetic_per_class: int = Field(100, ge=1, le=10_000)
+    classifier: str = "small-cnn"
+    epochs: int = Field(5, ge=1, le=100)
+    repeats: int = Field(3, ge=1, le=10)
+
+    @field_validator("classifier")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in classifier_names():
+            raise ValueError(f"unknown classifier {value!r}; known: {', '.join(classifier_names())}")
+        return value
 
 
 class TrainFields(Params):
@@ -64,6 +81,10 @@ class TrainFields(Params):
         "Train on the training part of a stratified, seeded split of each class, and score the model against the "
         "held-out part at the end (result.holdout: KID and FID in the auto backbone, diversity, and the share of "
         "near-copies of training images): what a sweep ranks its candidates by. Needs 2 classes."))
+    holdout_uplift: UpliftCheck | None = Field(None, description=(
+        "With holdout: also score the model's uplift (result.holdout.uplift), the accuracy that synthetic_per_class "
+        "of its images per class add to a classifier trained on the training part alone, tested on the held-out "
+        "part: the mean paired difference over repeats, with its 95% interval and p value."))
     max_minutes: float | None = Field(None, gt=0, le=7 * 24 * 60, description=(
         "Stop training after this many minutes (counted per attempt) and register the model of the step reached."))
     keep_checkpoint: bool = Field(False, description=(
@@ -165,6 +186,8 @@ class Train(JobKind):
                 raise InvalidParam("eval_backbone", SIFID_NEEDS_A_MAP)
         if params.holdout is not None:
             _check_holdout(params, dataset)
+        elif params.holdout_uplift is not None:
+            raise InvalidParam("holdout_uplift", "the uplift is scored on the held-out images: give holdout too")
         if params.continue_from_job_id is not None:  # not a Reference: nothing blocks deleting a job, none is deleted
             earlier = workspace_row(named.session, Job, named.workspace_id, params.continue_from_job_id)
             if earlier is None:

@@ -41,6 +41,7 @@ from worker.sweep_board import (
     confirm_id,
     status_of,
 )
+from worker.sweep_scoring import SCORES
 
 RULE = ("successive halving: rungs at 1/4 and 1/2 of a candidate's full share; at each, the qualified candidates "
         "(above the diversity and memorisation floors) are ranked by the metric and the best ceil(n/2) of the n "
@@ -140,7 +141,7 @@ def _curve(s: Standing) -> list[dict[str, Any]]:
                    if child.finished_at and child.started_at else None)
         points.append({"segment": number, "job_id": child.id, "status": child.status,
                        "step": (child.result or {}).get("step"), "seconds": seconds,
-                       **{k: scores.get(k) for k in ("kid", "kid_std", "fid", "diversity", "near_copy_fraction")}})
+                       **{k: scores.get(k) for k in ("kid_std", *SCORES)}})
     return points
 
 
@@ -157,7 +158,7 @@ def _leaderboard(p: dict[str, Any], state: Board) -> list[dict[str, Any]]:
             "steps_trained": (last.result or {}).get("step") if last and last.result else None,
             "model_id": (last.result or {}).get("model_id") if last and last.result else None,
             "job_id": last.id if last else None,
-            **{k: scores.get(k) for k in ("kid", "fid", "diversity", "near_copy_fraction")},
+            **{k: scores.get(k) for k in SCORES},
             "curve": _curve(s),
         })
     return rows
@@ -205,7 +206,7 @@ def _finish(ctx: JobContext, state: Board, winner: Standing | None,
         if model is not None:
             model.metrics = {**model.metrics, "selected_by": ctx.job_id,
                              **{f"holdout_{k}": v for k, v in (winner.scores or {}).items()  # type: ignore[union-attr]
-                                if k in ("kid", "fid", "diversity", "near_copy_fraction")}}
+                                if k in SCORES}}
             session.expunge(model)
             records.append(model)
     _drop_segments(ctx, state)

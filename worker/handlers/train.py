@@ -181,8 +181,9 @@ def handle(ctx: JobContext) -> Outcome:
     if split is not None and auto is not None:
         monitor.report(result.step, config.steps, "scoring against the held-out images")
         holdout = (p.holdout.fraction, p.holdout.seed)
+        uplift = p.holdout_uplift.model_dump() if p.holdout_uplift else None
         extra["holdout"] = score_holdout(ctx, auto, loaded, holdout, *split, snapshot, p.holdout.num_samples,
-                                         p.holdout.seed, device)
+                                         p.holdout.seed, device, uplift)
         ctx.event("holdout", extra["holdout"], step)
     monitor.report(result.step, config.steps, "done")
     return Outcome({"model_id": model_id, "step": step, **extra}, [model], keep_checkpoint=p.keep_checkpoint)
