@@ -29,6 +29,7 @@ from models.architectures.base import (
 )
 from models.augment import AugmentOptions, DiscriminatorAugment
 from models.ema import update_ema
+from models.mode_seeking import mode_seeking_loss, paired_labels
 
 if TYPE_CHECKING:
     from models.config import GanConfig
@@ -196,14 +197,6 @@ class Discriminator(nn.Module):
         return x.view(-1)
 
 
-def _mode_seeking(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """1 / (mean |G(z_i) - G(z_j)| / mean |z_i - z_j|) over the pairs (i, i + n//2): large when G ignores z."""
-    half = fake.shape[0] // 2
-    images = (fake[:half] - fake[half:2 * half]).abs().mean((1, 2, 3))
-    noise = (z[:half] - z[half:2 * half]).abs().mean(1)
-    return 1 / ((images / noise).mean() + 1e-5)
-
-
 def init_weights(module: nn.Module, generator: torch.Generator) -> None:
     """DCGAN initialisation: N(0, 0.02) convolutions, N(1, 0.02) batch-norm scales, N(0, 1) embeddings."""
     for m in module.modules():
@@ -259,7 +252,7 @@ class DCGANTrainer:
         n = real.shape[0]
         fake_labels = labels
         if self.options.mode_seeking > 0 and n >= 2:
-            fake_labels = torch.cat([labels[:n // 2], labels[:n - n // 2]])  # image i and i + n//2 share a class
+            fake_labels = paired_labels(labels)
         cond, fake_cond = (labels, fake_labels) if self.conditional else (None, None)
         z = torch.randn(n, self.z_dim, device=real.device, generator=generator)
         fake = self.generator(z, fake_cond)
@@ -284,7 +277,7 @@ class DCGANTrainer:
         d_gen = self.discriminator(self.augment(fake, generator), fake_cond)
         loss_g = self._g_loss(d_gen)
         if self.options.mode_seeking > 0 and n >= 2:
-            loss_g = loss_g + self.options.mode_seeking * _mode_seeking(fake, z)
+            loss_g = loss_g + self.options.mode_seeking * mode_seeking_loss(fake, z)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()

@@ -31,6 +31,10 @@ class FastGANOptions(AugmentOptions, ArchitectureOptions):
     augment: AugmentKind = Field("diffaugment", description=AugmentOptions.model_fields["augment"].description)
     ema_images: float = Field(5_000, ge=1, allow_inf_nan=False,
                               description="Half-life of the EMA generator used for sampling, in images.")
+    mode_seeking: float = Field(
+        0.0, ge=0, le=100, allow_inf_nan=False,
+        description="Weight of the mode-seeking term (MSGAN), as the DCGANs have it: G is penalised by the inverse "
+                    "of how far apart two images of one class are for how far apart their z are; 0 = off.")
 
 
 @register

@@ -19,6 +19,7 @@ from torch import nn
 from models.augment import DiscriminatorAugment
 from models.ema import update_ema
 from models.fastgan.networks import Discriminator, Generator, quadrant, reconstruction_size
+from models.mode_seeking import mode_seeking_loss, paired_labels
 
 if TYPE_CHECKING:
     from models.architectures.fastgan import FastGANOptions
@@ -58,6 +59,7 @@ class FastGANTrainer:
         self.device = torch.device(config.device)
         self.z_dim = o.z_dim
         self.reconstruction_weight = o.reconstruction_weight
+        self.mode_seeking = o.mode_seeking
         self.size = reconstruction_size(o.resolution)
         self.ema_beta = 0.5 ** (config.batch_size / o.ema_images)
         self.generator, self.discriminator = seeded(config.seed, lambda: (
@@ -73,13 +75,16 @@ class FastGANTrainer:
     def train_step(self, real: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> dict[str, float]:
         n = real.shape[0]
         classes = labels if self.conditional else None
+        seeking = self.mode_seeking > 0 and n >= 2
+        fake_classes = paired_labels(classes) if seeking and classes is not None else classes
         z = torch.randn(n, self.z_dim, generator=generator, device=self.device)
-        fake = self.augment(self.generator(z, generator, classes), generator)
+        generated = self.generator(z, generator, fake_classes)
+        fake = self.augment(generated, generator)
         real = self.augment(real, generator)
         part = torch.randint(4, (n,), generator=generator, device=self.device)
 
         real_logits, whole, piece = self.discriminator.with_reconstructions(real, part, classes)
-        fake_logits = self.discriminator(fake.detach(), classes)
+        fake_logits = self.discriminator(fake.detach(), fake_classes)
         recon = (F.l1_loss(whole, F.interpolate(real, self.size, mode="area"))
                  + F.l1_loss(piece, F.interpolate(quadrant(real, part), self.size, mode="area")))
         loss_d = (F.relu(self._margin(real_logits, generator) - real_logits).mean()
@@ -89,7 +94,9 @@ class FastGANTrainer:
         self.augment.observe(real_logits)
 
         self.discriminator.requires_grad_(False)  # D's weight gradients are not needed for G's step
-        loss_g = -self.discriminator(fake, classes).mean()
+        loss_g = -self.discriminator(fake, fake_classes).mean()
+        if seeking:
+            loss_g = loss_g + self.mode_seeking * mode_seeking_loss(generated, z)
         self._step(self.opt_g, loss_g)
         self.discriminator.requires_grad_(True)
 
