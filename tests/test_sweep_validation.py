@@ -33,10 +33,11 @@ def test_defaults_resolve_every_candidate_as_a_train_job(api, photos):
     response = _sweep(api, dataset_id=photos.id, budget_steps=1000)
     assert response.status_code == 202, response.text
     params = response.json()["params"]
-    assert [c["name"] for c in params["candidates"]] == ["cdcgan", "fastgan"]  # 200 px images: 64 px, fastgan too
+    assert [c["name"] for c in params["candidates"]] == ["cdcgan", "cfastgan"]  # 200 px images: 64 px, cfastgan too
     assert params["resolution"] == 64 and params["schedule"] == {"unit": "steps", "ends": [200, 400, 800]}
     train = params["candidates"][1]["train"]
-    assert train["architecture"] == "fastgan" and train["steps"] == 200 and train["keep_checkpoint"]
+    assert train["architecture"] == "cfastgan" and train["steps"] == 200 and train["keep_checkpoint"]
+    assert train["mode_seeking"] == 0.3
     assert train["holdout"] == {"fraction": 0.2, "seed": 0, "num_samples": 256} and train["channels"] == 1
     assert train["sample_every"] == train["checkpoint_every"] == 200 and train["width"] == 8
 
@@ -116,7 +117,7 @@ def test_time_budget_and_schedule_arithmetic(api, photos):
 def test_default_candidates_follow_size_and_device(photos):
     names = [c.architecture for c in default_candidates(photos, "cpu", 32)]
     assert names == ["cdcgan"]
-    assert [c.architecture for c in default_candidates(photos, "cuda", 64)] == ["cdcgan", "fastgan", "stylegan2-ada"]
+    assert [c.architecture for c in default_candidates(photos, "cuda", 64)] == ["cdcgan", "cfastgan", "stylegan2-ada"]
 
 
 def _params(count: int, ends: list[float]) -> dict:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic import Field
+
 from models.architectures import register
 from models.architectures.base import Architecture
 from models.architectures.fastgan import FastGAN, FastGANOptions, check_device
@@ -12,6 +14,13 @@ if TYPE_CHECKING:
     from models.config import GanConfig
 
 
+class ConditionalFastGANOptions(FastGANOptions):
+    # Without the term one conditional G collapses on 10 images a class (diversity 0.18, flagged); with it at 0.3
+    # diversity is 3.38, FD ratio 2.12 and the uplift +0.015 on the alike photographs (docs/quality.md).
+    mode_seeking: float = Field(0.3, ge=0, le=100, allow_inf_nan=False,
+                                description=FastGANOptions.model_fields["mode_seeking"].description)
+
+
 @register
 class ConditionalFastGAN(Architecture):
     """FastGAN with one class-conditional generator and a projection discriminator: every class shares every
@@ -19,7 +28,7 @@ class ConditionalFastGAN(Architecture):
 
     name = "cfastgan"
     conditional = True
-    Options = FastGANOptions
+    Options = ConditionalFastGANOptions
     sampler_state_key = "g_ema"
     device_defaults: ClassVar[dict[str, dict[str, Any]]] = FastGAN.device_defaults
 
