@@ -74,7 +74,6 @@ def test_sweep_picks_the_trained_candidate_and_disqualifies_the_collapsed_one(cl
     assert client.get(f"/v1/models/{board['frozen']['model_id']}").status_code == 200
 
 
-@pytest.mark.parametrize("stack", ["embedded"], indirect=True)
 def test_cancelling_a_sweep_cancels_its_children(client, sweep_set):
     sweep = _sweep(client, sweep_set, 20_000)  # rungs of 4,000 steps: still training when cancelled
     wait_until(lambda: _children(client, sweep["id"]).get("c0s1", {}).get("status") == "running", 120,
