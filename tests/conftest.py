@@ -183,6 +183,8 @@ def zip_names(data: bytes) -> list[str]:
         return zf.namelist()
 
 
+# tryfirst: xdist's own hook of the same name turns the mark into the group, so the mark must be there before it runs.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under `pytest -n 2 --dist loadgroup` (make test), each stack's tests run in one process, so that its
     session-scoped servers and service start once; tests of no stack go to whichever process is free."""

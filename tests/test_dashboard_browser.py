@@ -175,8 +175,9 @@ def test_the_tour_in_a_browser(person: Person, stack: Stack, dash_key: str, tmp_
     sample = person.find("#sample-image")
     wait_until(lambda: person.js("return arguments[0].complete && arguments[0].naturalWidth", sample), 10,
                what="a sample grid")
-    steps = int(person.find("#sample-step").get_attribute("max")) + 1
-    assert steps == TRAIN["steps"] // TRAIN["sample_every"]
+    grids = TRAIN["steps"] // TRAIN["sample_every"]  # the page reads the last events just after the final status
+    wait_until(lambda: int(person.find("#sample-step").get_attribute("max")) + 1 == grids, 10,
+               what=f"{grids} sample grids on the slider")
     shown = person.find("[data-sample-label]").text
     person.js("const s = document.getElementById('sample-step'); s.value = 0; s.dispatchEvent(new Event('input'))")
     assert person.find("[data-sample-label]").text == str(TRAIN["sample_every"]) != shown

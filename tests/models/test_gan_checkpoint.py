@@ -69,7 +69,7 @@ def test_unpacked_optimizer_state_loads_and_continues_identically():
         assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize("blob", [
+FOREIGN_BLOBS = [
     pickle.dumps({"a": torch.zeros(2)}),
     b"",
     b"\x00" * 7,
@@ -83,7 +83,11 @@ def test_unpacked_optimizer_state_loads_and_continues_identically():
     safetensors.torch.save({}, metadata={TREE_KEY: json.dumps({"d": [[True, 1]]})}),
     safetensors.torch.save({}, metadata={TREE_KEY: json.dumps({"x": 1})}),
     safetensors.torch.save({}, metadata={TREE_KEY: json.dumps({"d": [["x", {"t": [1]}]]})}),
-])
+]
+
+
+# Ids by position: a pickled tensor names its storage by address, which differs between xdist's processes.
+@pytest.mark.parametrize("blob", FOREIGN_BLOBS, ids=[f"blob{i}" for i in range(len(FOREIGN_BLOBS))])
 def test_unpack_rejects_foreign_blobs(blob):
     with pytest.raises(CheckpointError):
         unpack_state(blob)
