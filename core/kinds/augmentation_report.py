@@ -7,11 +7,11 @@ from pydantic import Field, field_validator, model_validator
 
 from core.errors import InvalidParam
 from core.fields import ResourceId
+from core.kinds._classifiers import ClassifierName
 from core.kinds.base import JobKind, Named, Params, Reference
 from core.kinds.generate import check_generator
 from core.splits import DEFAULT_TEST_FRACTION, held_out_count
 from core.tables import Batch, Dataset, RegisteredModel
-from models.classifiers import classifier_names
 
 
 class AugmentationReportParams(Params):
@@ -25,8 +25,7 @@ class AugmentationReportParams(Params):
     synthetic_per_class: list[Annotated[int, Field(ge=0, le=100_000)]] = Field(
         default_factory=lambda: [0, 100, 300], min_length=1, max_length=10,
         description="Synthetic images added per class, one setting each; 0 (real only) is always included.")
-    classifier: str = Field("small-cnn", description="One of the registered classifiers.",
-                            json_schema_extra={"enum": classifier_names()})
+    classifier: ClassifierName = Field("small-cnn", description="One of the registered classifiers.")
     init_classifier_id: ResourceId | None = Field(None, description="A classifier model of the same architecture whose "
                                                              "weights start every training (e.g. imported "
                                                              "ImageNet weights); default: random init.")
@@ -42,13 +41,6 @@ class AugmentationReportParams(Params):
     seed: int = Field(0, ge=0, le=2**31 - 1)
     truncation_psi: float = Field(1.0, ge=0, le=2, description="For a model source.")
     gradcam_samples: int = Field(8, ge=0, le=64, description="Test images shown in each Grad-CAM grid.")
-
-    @field_validator("classifier")
-    @classmethod
-    def _known_classifier(cls, value: str) -> str:
-        if value not in classifier_names():
-            raise ValueError(f"unknown classifier {value!r}; known: {', '.join(classifier_names())}")
-        return value
 
     @field_validator("synthetic_per_class")
     @classmethod

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationError, create_model, field_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationError, create_model
 
 from core.db import workspace_row
 from core.errors import InvalidParam
 from core.fields import ResourceId
 from core.kinds._backbones import AUTO, NOT_IDS, SIFID_NEEDS_A_MAP, BackboneRef, resolve_backbone
+from core.kinds._classifiers import ClassifierName
 from core.kinds._translation import TranslationFields, translation_classes
 from core.kinds.base import JobKind, Named, Params, Reference
 from core.kinds.generate import check_generator
@@ -17,7 +18,6 @@ from core.splits import DEFAULT_TEST_FRACTION, held_out_count
 from core.storage_keys import checkpoint_key
 from core.tables import Backbone, Dataset, Job, RegisteredModel
 from models.architectures import architecture_names, get_architecture
-from models.classifiers import classifier_names
 from models.config import GanConfig, TrainSettings
 from models.errors import OptionError
 from models.presets import PRESETS
@@ -42,16 +42,9 @@ class UpliftCheck(Params):
     """An augmentation report in brief: a classifier trained on real images alone and on real + synthetic ones."""
 
     synthetic_per_class: int = Field(100, ge=1, le=10_000)
-    classifier: str = "small-cnn"
+    classifier: ClassifierName = "small-cnn"
     epochs: int = Field(5, ge=1, le=100)
     repeats: int = Field(3, ge=1, le=10)
-
-    @field_validator("classifier")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        if value not in classifier_names():
-            raise ValueError(f"unknown classifier {value!r}; known: {', '.join(classifier_names())}")
-        return value
 
 
 class TrainFields(Params):
