@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 class ConditionalFastGANOptions(FastGANOptions):
     # Without the term one conditional G collapses on 10 images a class (diversity 0.18, flagged); with it at 0.3
-    # diversity is 3.38, FD ratio 2.12 and the uplift +0.015 on the alike photographs (docs/quality.md).
+    # diversity is 2.8 to 3.4 and FD ratio 2.1 to 2.2 on the alike photographs, uplift about 0 (docs/quality.md).
     mode_seeking: float = Field(0.3, ge=0, le=100, allow_inf_nan=False,
                                 description=FastGANOptions.model_fields["mode_seeking"].description)
 
