@@ -283,3 +283,8 @@ def open_store(settings: Settings) -> ObjectStore:
 @lru_cache
 def get_store() -> ObjectStore:
     return open_store(get_settings())
+
+
+# A forked child (Celery's pool workers fork from a main process whose janitor uses the store) must not share the
+# parent's pooled S3 connections: two processes reading one socket get each other's responses.
+os.register_at_fork(after_in_child=get_store.cache_clear)

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import io
+import os
 
 import pytest
 from pydantic import SecretStr
 
-from core.settings import Settings
-from core.storage import IterReader, LocalStore, ObjectNotFound, S3Store
+from core.settings import Settings, get_settings
+from core.storage import IterReader, LocalStore, ObjectNotFound, S3Store, get_store
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -65,6 +66,36 @@ def test_overwrite_is_atomic_for_readers(store, request):
     with pytest.raises(OSError):
         store.put_stream(key, Failing())
     assert store.get_bytes(key) == b"A" * 1000
+
+
+@pytest.fixture
+def shared_s3_store(s3_server, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
+    for name, value in {"DATA_DIR": str(tmp_path), "STORAGE_URL": f"s3://{s3_server.bucket}",
+                        "S3_ENDPOINT": s3_server.endpoint, "S3_ACCESS_KEY": s3_server.access_key,
+                        "S3_SECRET_KEY": s3_server.secret_key, "S3_REGION": s3_server.region}.items():
+        monkeypatch.setenv(f"DEFECTGEN_{name}", value)
+    get_settings.cache_clear()
+    get_store.cache_clear()
+    yield get_store()
+    get_settings.cache_clear()
+    get_store.cache_clear()
+
+
+def test_a_forked_child_opens_its_own_connections(shared_s3_store):
+    objects = {f"t/fork/{i}.bin": os.urandom(2000 + i) for i in range(8)}
+    for key, data in objects.items():
+        shared_s3_store.put_bytes(key, data)  # the parent's pool now holds an open connection
+    pid = os.fork()
+    if pid == 0:  # the child: a Celery pool process, forked from a main process that used the store
+        try:
+            fresh = get_store() is not shared_s3_store
+            same = all(get_store().get_bytes(key) == data for _ in range(10) for key, data in objects.items())
+            os._exit(0 if fresh and same else 1)
+        finally:
+            os._exit(2)
+    parent_reads = all(shared_s3_store.get_bytes(key) == data for _ in range(10) for key, data in objects.items())
+    _, status = os.waitpid(pid, 0)
+    assert parent_reads and os.waitstatus_to_exitcode(status) == 0
 
 
 def test_local_keys_cannot_escape(tmp_path):
