@@ -14,6 +14,7 @@ import dataclasses
 import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -117,8 +118,12 @@ class Setting:
 class ReportResult:
     summary: dict[str, Any]
     baseline_classifier: bytes  # the real-only classifier of repeat 0 (save_classifier)
-    plots: dict[str, bytes]  # "metrics.png", "per_class_recall.png"
     gradcam: dict[str, bytes]  # setting key -> PNG: test images, Grad-CAM of their true class, then their labels
+
+    @cached_property
+    def plots(self) -> dict[str, bytes]:
+        """"metrics.png" and "per_class_recall.png", drawn when asked for (a sweep's rung needs only figures)."""
+        return _plots(self.summary)
 
 
 def report_settings(config: ReportConfig) -> list[Setting]:
@@ -216,7 +221,7 @@ def run_report(config: ReportConfig, train: tuple[torch.Tensor, torch.Tensor], t
         if setting.key not in gradcam and same_as[setting].key in gradcam:
             gradcam[setting.key] = gradcam[same_as[setting].key]
     summary = _summary(config, settings, same_as, runs, resampled, sizes, len(test_images))
-    return ReportResult(summary, state.baseline_classifier, _plots(summary), gradcam)
+    return ReportResult(summary, state.baseline_classifier, gradcam)
 
 
 def _check_resume(state: ReportState, repeats: int, trained: list[Setting],
