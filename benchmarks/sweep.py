@@ -7,8 +7,9 @@ Three runs on one uploaded dataset, all scored on the same held-out split in the
    every candidate to the end costs): does halving find the same winner, and how much sooner?
 3. each candidate alone for --budget-minutes: is the sweep's pick the best of them?
 
-Usage: python benchmarks/sweep.py [--budget-minutes 20] [--candidates cdcgan fastgan] [--per-class 20]
-Prints a table per run and a summary; --budget-minutes 0.3 is a smoke run of a few minutes.
+Usage: python benchmarks/sweep.py [--budget-minutes 20] [--candidates cdcgan cfastgan] [--per-class 20] [--runs 1 2 3]
+Prints a table per run and a summary; --budget-minutes 0.3 is a smoke run of a few minutes. `--runs 1 2` and
+`--runs 3` in two processes run side by side on a two-core machine (one torch thread each), each on its own stack.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.quality import CLASS_SETS, REGIONS, patches, photographs  # noqa: E402
+from core.kinds.sweep import share  # noqa: E402
 from tests.stack import Stack, wait_until  # noqa: E402  (the service as real processes)
 
 KEY = "dg_benchmark-sweep"
@@ -72,12 +74,14 @@ def table(title: str, result: dict, seconds: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget-minutes", type=float, default=20.0, help="training minutes of the sweep")
-    parser.add_argument("--candidates", nargs="+", default=["cdcgan", "fastgan"])
+    parser.add_argument("--candidates", nargs="+", default=["cdcgan", "cfastgan"],
+                        help="the sweep's default candidates on a CPU at 64 px")
     parser.add_argument("--classes", nargs="+", default=CLASS_SETS["textures"])
     parser.add_argument("--per-class", type=int, default=20, help="patches per class in the dataset")
     parser.add_argument("--size", type=int, default=128, help="patch side (training crops are 64 px)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the worker")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runs", nargs="+", type=int, choices=(1, 2, 3), default=[1, 2, 3])
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="sweep-benchmark-"))
@@ -97,29 +101,36 @@ def main() -> None:
             base = {"dataset_id": dataset["id"], "resolution": 64, "seed": args.seed, "candidates": candidates}
             budget, k = args.budget_minutes, len(candidates)
             timeout = 3600 + 600 * budget * k
-            halved, halved_s = run_sweep(client, {**base, "budget_minutes": budget}, timeout)
-            table(f"1. successive halving, {budget} min", halved, halved_s)
-            share = halved["schedule"]["ends"][-1]
-            full, full_s = run_sweep(client, {**base, "budget_minutes": share * k, "halving": False}, timeout)
-            table(f"2. every candidate trained {share:.2f} min (no halving)", full, full_s)
+            runs: dict[str, tuple[dict, float]] = {}
+            if 1 in args.runs:
+                runs["halved"] = run_sweep(client, {**base, "budget_minutes": budget}, timeout)
+                table(f"1. successive halving, {budget} min", *runs["halved"])
+            if 2 in args.runs:
+                full_share = share(budget, k, halving=True)  # what halving gives its leader
+                runs["full"] = run_sweep(client, {**base, "budget_minutes": full_share * k, "halving": False}, timeout)
+                table(f"2. every candidate trained {full_share:.2f} min (no halving)", *runs["full"])
             alone = {}
-            for c in candidates:
-                result, seconds = run_sweep(client, {**base, "candidates": [c], "budget_minutes": budget}, timeout)
-                alone[c["architecture"]] = result["leaderboard"][0]
-                table(f"3. {c['architecture']} alone, {budget} min", result, seconds)
+            if 3 in args.runs:
+                for c in candidates:
+                    result, seconds = run_sweep(client, {**base, "candidates": [c], "budget_minutes": budget},
+                                                timeout)
+                    alone[c["architecture"]] = {**result["leaderboard"][0], "metric": result["metric"]}
+                    table(f"3. {c['architecture']} alone, {budget} min", result, seconds)
     finally:
         stack.stop()
-    metric = halved["metric"]
-    pick = halved["winner"]["architecture"] if halved["winner"] else None
-    best_alone = min((row for row in alone.values() if row["status"] == "finished" and row.get(metric) is not None),
-                     key=lambda row: row[metric], default=None)
     print("\nsummary")
-    print(f"  halving's pick: {pick}; full training's: "
-          f"{full['winner']['architecture'] if full['winner'] else None}; "
-          f"halving took {halved_s:.0f} s against {full_s:.0f} s ({halved_s / full_s:.2f}x)")
-    print(f"  best candidate trained alone for {budget} min: "
-          f"{best_alone['architecture'] if best_alone else None} ({metric} "
-          + ", ".join(f"{name} {row.get(metric)}" for name, row in alone.items()) + ")")
+    for name, (result, _) in runs.items():
+        print(f"  {name}: picks {(result['winner'] or {}).get('architecture')}")
+    if "halved" in runs and "full" in runs:
+        halved_s, full_s = runs["halved"][1], runs["full"][1]
+        print(f"  halving took {halved_s:.0f} s against full training's {full_s:.0f} s ({halved_s / full_s:.2f}x)")
+    if alone:
+        metric = next(iter(alone.values()))["metric"]
+        finished = [row for row in alone.values() if row["status"] == "finished" and row.get(metric) is not None]
+        best = min(finished, key=lambda row: row[metric], default=None)
+        print(f"  best candidate trained alone for {args.budget_minutes} min: "
+              f"{best['architecture'] if best else None} ({metric}: "
+              + ", ".join(f"{name} {row.get(metric)}" for name, row in alone.items()) + ")")
 
 
 if __name__ == "__main__":
