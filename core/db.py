@@ -1,6 +1,7 @@
 """Engine and session factory, one per process."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -38,6 +39,16 @@ def get_engine() -> Engine:
     if settings.database_url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     return make_engine(settings.database_url)
+
+
+def _forget_inherited_connections() -> None:
+    # A forked child (Celery's pool processes) must not use the parent's pooled connections: two processes on one
+    # socket corrupt it. close=False leaves those connections to the parent.
+    if get_engine.cache_info().currsize:
+        get_engine().dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
 @lru_cache

@@ -5,20 +5,13 @@ import os
 import signal
 
 from billiard.process import active_children
-from celery.signals import worker_process_init, worker_ready, worker_shutdown, worker_shutting_down
+from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 
-from core.db import get_engine
 from core.queue import get_celery
 from worker import janitor, recovery, webhook_delivery
 
 app = get_celery()
 app.autodiscover_tasks(["worker"], related_name="tasks", force=True)
-
-
-@worker_process_init.connect
-def _fresh_connections_after_fork(**_: object) -> None:
-    # Pooled connections were inherited from the parent; sharing a socket between processes corrupts it.
-    get_engine().dispose(close=False)
 
 
 @worker_ready.connect
