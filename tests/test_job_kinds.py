@@ -105,6 +105,33 @@ def test_the_few_shot_textures_preset_is_a_cpu_sized_singan(api, dataset):
     assert (params["width"], params["images_per_class"], params["steps_per_scale"]) == (16, 2, 5)
 
 
+def few_shot_set(**fields):  # type: ignore[no-untyped-def]
+    return add_row(Dataset, **{"min_size": [64, 64], "max_size": [200, 200], **fields})
+
+
+def test_a_request_that_chooses_nothing_trains_the_few_shot_recipe_on_a_few_shot_set(api):
+    response = train(api, dataset_id=few_shot_set().id, seed=3, max_minutes=5, base_model_id=None)
+    assert response.status_code == 202, response.text
+    params = response.json()["params"]
+    assert (params["architecture"], params["preset"]) == ("singan", "few-shot-textures")
+    assert (params["seed"], params["max_minutes"], params["images_per_class"]) == (3, 5, 2)
+    assert get_kind("train").parse(params).architecture == "singan"
+
+
+@pytest.mark.parametrize(("dataset_fields", "request_fields"), [
+    ({"min_size": [48, 64]}, {}),  # smaller than the recipe's resolution
+    ({"classes": [{"name": c, "count": 10} for c in "abcdefghi"]}, {}),  # too many pyramids for the CPU budget
+    ({"classes": [{"name": "a", "count": 17}, {"name": "b", "count": 10}]}, {}),  # not a few-shot set
+    ({}, {"architecture": "cdcgan"}),
+    ({}, {"steps": 500}),
+    ({}, {"mode_seeking": 0.1}),
+])
+def test_otherwise_a_request_trains_the_default_architecture(api, dataset_fields, request_fields):
+    response = train(api, dataset_id=few_shot_set(**dataset_fields).id, **request_fields)
+    assert response.status_code == 202, response.text
+    assert (response.json()["params"]["architecture"], response.json()["params"]["preset"]) == ("cdcgan", None)
+
+
 @pytest.fixture
 def cuda_training(monkeypatch):  # type: ignore[no-untyped-def]
     from core.settings import get_settings

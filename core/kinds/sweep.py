@@ -116,11 +116,11 @@ class SweepParams(Params):
 
 
 def default_candidates(dataset: Dataset, device: str, resolution: int) -> list[Candidate]:
-    """cdcgan always (the service's default, the fastest on a CPU); cfastgan (the few-shot design, one conditional
-    G with the mode-seeking term) where the resolution is 64 or more, its smallest: on the alike photographs it
-    scored FD ratio 2.1 to 2.2 and uplift -0.006 to +0.015 where the per-class fastgan scored 5.09 and -0.089
-    (docs/quality.md); stylegan2-ada on a GPU, where it trains in minutes. Every candidate takes the dataset's
-    channels."""
+    """cdcgan always (the service's default outside few-shot sets, the fastest on a CPU); cfastgan (the few-shot
+    design, one conditional G with the mode-seeking term) where the resolution is 64 or more, its smallest: on the
+    alike photographs it scored FD ratio 1.5 to 2.2 and uplift -0.006 to +0.015 where the per-class fastgan scored
+    5.09 and -0.089 (docs/quality.md); stylegan2-ada on a GPU, where it trains in minutes. Every candidate takes
+    the dataset's channels."""
     chosen = [Candidate(architecture="cdcgan")]
     if resolution >= 64:
         chosen.append(Candidate(architecture="cfastgan"))
