@@ -143,6 +143,11 @@ def cuda_training(monkeypatch):  # type: ignore[no-untyped-def]
     get_settings.cache_clear()
 
 
+def test_a_cuda_service_keeps_the_default_architecture_on_a_few_shot_set(api, cuda_training):
+    params = train(api, dataset_id=few_shot_set().id).json()["params"]
+    assert (params["architecture"], params["preset"]) == ("cdcgan", None)
+
+
 @pytest.mark.parametrize("name", [n for n in architecture_names() if get_architecture(n).device_defaults])
 def test_a_cuda_service_takes_the_cuda_defaults_where_the_request_gives_none(api, dataset, cuda_training, name):
     cuda = get_architecture(name).device_defaults["cuda"]

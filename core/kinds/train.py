@@ -28,7 +28,8 @@ DEFAULT_ARCHITECTURE = "cdcgan"
 # images) cdcgan's images lowered a classifier's accuracy by 9.6 points; the recipe's did not (+0.035 and +0.002
 # in two draws, as unseen real images give there), and they show the textures (docs/quality.md). SinGAN learns 2
 # images a class, which wastes larger classes; its cost grows with the classes (8 trained in 11-15 minutes on one
-# core, within the CPU budget); the recipe's resolution is 64 px. Outside those bounds cdcgan stays.
+# core, within the CPU budget); the recipe's resolution is 64 px. Outside those bounds, and on a GPU service (the
+# recipe is sized for a CPU, and SinGAN has not run on CUDA), cdcgan stays.
 FEW_SHOT_RECIPE = "few-shot-textures"
 FEW_SHOT_IMAGES = 16
 FEW_SHOT_CLASSES = 8
@@ -36,7 +37,7 @@ ARCHITECTURE_HELP = (
     f"The generator architecture. A request that gives only service fields (dataset_id, seed, holdout, eval_*, "
     f"max_minutes, ...) and no architecture, preset, option or loop setting trains {DEFAULT_ARCHITECTURE}, except "
     f"on a few-shot set (at most {FEW_SHOT_CLASSES} classes of at most {FEW_SHOT_IMAGES} images, none under 64 px a "
-    f"side), which trains preset {FEW_SHOT_RECIPE}.")
+    f"side) on a CPU service, which trains preset {FEW_SHOT_RECIPE}.")
 # Textures keep their scale in crops, where resizing 200 px to 64 blurs them: on benchmarks/quality.py's 128 px
 # patches, FD ratio 4.20 with random crops against 5.60 resized (docs/quality.md).
 DEFAULT_CROP = "random"
@@ -157,7 +158,8 @@ class Train(JobKind):
 
     def resolve(self, params: Any, named: Named) -> dict[str, Any]:
         dataset = named["dataset_id"]
-        if chooses_nothing(params) and is_few_shot(dataset):
+        device = named.services["settings"].train_device
+        if device == "cpu" and chooses_nothing(params) and is_few_shot(dataset):
             params = self.adapter.validate_python({**params.model_dump(include=params.model_fields_set),
                                                    "preset": FEW_SHOT_RECIPE})
         classes = [c["name"] for c in dataset.classes]
@@ -166,7 +168,7 @@ class Train(JobKind):
             if params.eval_every:
                 raise InvalidParam("eval_every", "a translator is not evaluated by FID or KID: leave eval_every out")
         resolved = params.model_dump(mode="json")
-        resolved.update(_default_values(params, named.services["settings"].train_device))
+        resolved.update(_default_values(params, device))
         resolved["channels"] = params.channels or (1 if dataset.image_mode == "L" else 3)
         base = named.get("base_model_id")
         if base is not None:
