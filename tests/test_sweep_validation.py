@@ -153,6 +153,32 @@ def test_halving_keeps_the_best_half_of_the_qualified_and_sends_one_alone_to_its
     assert state.done and [s.name for s in state.leaderboard("kid")] == ["n0", "n2", "n1", "n3"]
 
 
+def test_a_candidate_not_clearly_behind_goes_on_and_the_rest_of_the_budget_is_shared():
+    params = {**_params(4, [10, 20, 40]), "budget_steps": 80}  # halving over 4: 4/4 + 2/4 + 1/2 = 2 shares of 40
+
+    def done(candidate: int, segment: int, kid: float, kid_std: float) -> tuple[str, Child]:
+        job_id, child = _done("job_t", candidate, segment, kid)
+        child.result["holdout"]["kid_std"] = kid_std  # type: ignore[index]
+        return job_id, child
+
+    # n1 is third, but within 2 deviations of n2 (the last of the best 2): 0.5 - 0.3 < 2 * hypot(0.1, 0.1)
+    children = dict([done(0, 1, 0.1, 0.01), done(1, 1, 0.5, 0.1), done(2, 1, 0.3, 0.1), done(3, 1, 0.9, 0.01)])
+    state = board("job_t", params, children)
+    out = {s.name: s.out for s in state.standings}
+    assert out == {"n0": None, "n1": None, "n2": None, "n3": STOPPED}
+    # 4 x 10 steps spent; the 3 going on share the other 40 and train to their end: 10 + 40 // 3
+    assert [(w.candidate, w.segment, w.end, w.last) for w in state.wanted] == [
+        (0, 2, 23, True), (1, 2, 23, True), (2, 2, 23, True)]
+    children.update([done(0, 2, 0.2, 0.1), done(1, 2, 0.05, 0.1), done(2, 2, 0.3, 0.1)])
+    state = board("job_t", params, children)
+    assert state.done and [s.name for s in state.leaderboard("kid")] == ["n1", "n0", "n2", "n3"]
+    assert "not clearly behind at rung 1" in state.standings[1].reason
+    # clearly behind (0.5 - 0.3 > 2 * hypot(0.01, 0.01)): plain halving
+    children = dict([done(0, 1, 0.1, 0.01), done(1, 1, 0.5, 0.01), done(2, 1, 0.3, 0.01), done(3, 1, 0.9, 0.01)])
+    state = board("job_t", params, children)
+    assert [(w.candidate, w.end, w.last) for w in state.wanted] == [(0, 20, False), (2, 20, False)]
+
+
 def test_uplift_ranks_highest_first_and_its_floors_still_apply():
     params = _params(4, [10, 20, 40])
     params["selection"]["metric"] = "uplift"

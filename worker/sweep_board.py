@@ -6,7 +6,9 @@ Each candidate trains in segments, one child train job each: segment j ends at t
 the candidate's end) and continues segment j-1's kept checkpoint. After a rung, when every candidate that entered
 it has ended its segment, the qualified ones (scored, and above the diversity and memorisation floors) are
 ranked by the metric (KID and FID lowest first, the uplift highest first), ties by candidate order, and the best
-ceil(n/2) of the n that entered go on; one that goes on alone trains straight to its end.
+ceil(n/2) of the n that entered go on; one that goes on alone trains straight to its end. Only a candidate clearly
+behind is stopped: one whose metric is within the noise of the last one kept (see clearly_behind) goes on too, and
+then halving ends there: those going on share what is left of the budget equally, each in one final segment.
 """
 from __future__ import annotations
 
@@ -15,9 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from core.kinds.sweep import METRICS
+from core.kinds.sweep import MAX_STEPS, METRICS
 
 FINISHED, STOPPED, DISQUALIFIED, FAILED = "finished", "stopped", "disqualified", "failed"
+# How many standard deviations of the difference make a candidate clearly behind. On benchmarks/sweep.py's
+# photographs, cfastgan's KID at the first rung was 0.74 +- 0.24 against cdcgan's 0.32 +- 0.20 (1.4 deviations
+# apart), and given the whole budget it won by far (-0.10 against 0.65; docs/sweep.md): early gaps that size do
+# not predict the end.
+CLEAR_GAP = 2.0
 
 
 @dataclass(frozen=True)
@@ -109,20 +116,52 @@ def disqualified(scores: dict[str, Any] | None, selection: dict[str, Any]) -> st
     return None
 
 
+def spread(scores: dict[str, Any] | None, metric: str) -> float | None:
+    """The standard deviation of a candidate's metric where its scorer gives one: KID's over its subsets (they
+    share most images, so it is about the estimate's own), the uplift's from its 95% interval; FID has none."""
+    scores = scores or {}
+    if metric == "kid":
+        return scores.get("kid_std")
+    if metric == "uplift" and scores.get("uplift_ci95"):
+        low, high = scores["uplift_ci95"]
+        return (high - low) / (2 * 1.96)
+    return None
+
+
+def clearly_behind(scores: dict[str, Any] | None, ahead: dict[str, Any] | None, metric: str) -> bool:
+    """Whether `scores` trail `ahead` by more than CLEAR_GAP deviations of the difference; always, where the metric
+    has no deviation."""
+    mine, theirs = spread(scores, metric), spread(ahead, metric)
+    if mine is None or theirs is None:
+        return True
+    gap = rank_value(scores, metric) - rank_value(ahead, metric)
+    return gap > CLEAR_GAP * math.hypot(mine, theirs)
+
+
+def _equal_end(params: dict[str, Any], standings: list[Standing], going: int, at: float) -> float:
+    """The end of a final segment from `at` when `going` candidates share what is left of the budget."""
+    ends, unit = params["schedule"]["ends"], params["schedule"]["unit"]
+    spent = sum(ends[len(s.segments) - 1] for s in standings)
+    if unit == "steps":
+        return min(int(at + (params["budget_steps"] - spent) / going), MAX_STEPS)
+    return round(at + (params["budget_minutes"] - spent) / going, 4)
+
+
 def board(sweep_id: str, params: dict[str, Any], children: dict[str, Child]) -> Board:
     candidates, ends = params["candidates"], params["schedule"]["ends"]
     selection, metric = params["selection"], params["selection"]["metric"]
     standings = [Standing(i, c["name"]) for i, c in enumerate(candidates)]
     alive = list(standings)
     segment = 1
+    shared_end: float | None = None  # set when a rung could not separate candidates
     while True:
-        alone_to_end = segment > 1 and len(alive) == 1
-        end_index = len(ends) - 1 if alone_to_end else segment - 1
+        final = shared_end is not None or (segment > 1 and len(alive) == 1) or segment == len(ends)
+        end = shared_end if shared_end is not None else ends[-1] if final else ends[segment - 1]
         wanted, waiting = [], []
         for s in alive:
             child = children.get(child_id(sweep_id, s.index, segment))
             if child is None:
-                wanted.append(Wanted(s.index, segment, ends[end_index], end_index == len(ends) - 1))
+                wanted.append(Wanted(s.index, segment, end, final))
                 continue
             s.segments.append(child)
             if child.status in ("queued", "running"):
@@ -139,18 +178,27 @@ def board(sweep_id: str, params: dict[str, Any], children: dict[str, Child]) -> 
             elif why := disqualified(s.scores, selection):
                 s.out, s.reason = DISQUALIFIED, why
         qualified = sorted((s for s in alive if s.out is None), key=lambda s: (rank_value(s.scores, metric), s.index))
-        if end_index == len(ends) - 1:
+        if final:
             for rank, s in enumerate(qualified, 1):
-                s.reason = f"trained to its end; {metric} rank {rank} of {len(qualified)} finalists"
+                s.reason = f"trained to its end; {metric} rank {rank} of {len(qualified)} finalists" + (
+                    f"; {s.reason}" if shared_end is not None and s.reason else "")
             return Board(standings, [], [], segment, True)
         keep = math.ceil(len(alive) / 2)
+        kept = qualified[:keep]
+        tied = [s for s in qualified[keep:] if not clearly_behind(s.scores, kept[-1].scores, metric)]
         for s in qualified[keep:]:
+            if s in tied:
+                s.reason = (f"not clearly behind at rung {segment} ({metric} within {CLEAR_GAP:g} deviations of "
+                            f"the last of the best {keep}): halving ended there")
+                continue
             s.out = STOPPED
             s.reason = (f"stopped at rung {segment}: {metric} {s.scores[metric]:.4g} outside the best {keep} of "  # type: ignore[index]
                         f"{len(alive)}")
-        alive = qualified[:keep]
+        alive = kept + tied
         if not alive:
             return Board(standings, [], [], segment, True)
+        if tied:
+            shared_end = _equal_end(params, standings, len(alive), ends[segment - 1])
         alive.sort(key=lambda s: s.index)
         segment += 1
 
