@@ -11,8 +11,9 @@ worker derives each child's params from them alone.
 The schedule. k candidates; rungs at 1/4 and 1/2 of a candidate's full share, then its end; at each rung the
 qualified candidates are ranked by the metric and the best ceil(n/2) go on (a candidate alone goes straight to
 its end). Its cost in candidate-shares is c = k/4 + ceil(k/2)/4 + ceil(ceil(k/2)/2)/2, so a full share is the
-budget / c: the steps or minutes of those stopped early go to the leaders. Without halving each candidate gets
-budget / k in one child.
+budget / c: the steps or minutes of those stopped early go to the leaders. A rung that cannot separate the
+candidates ends the halving there, and the rest of the budget is shared equally (worker/sweep_board.py). Without
+halving each candidate gets budget / k in one child.
 """
 from __future__ import annotations
 
