@@ -31,6 +31,7 @@ from core.storage_keys import checkpoint_key, model_prefix
 from core.tables import Job, JobEvent, RegisteredModel
 from worker.runner import JobContext, Outcome, Park
 from worker.sweep_board import (
+    CLEAR_GAP,
     FINISHED,
     Board,
     Child,
@@ -46,8 +47,8 @@ from worker.sweep_scoring import SCORES
 RULE = ("successive halving: rungs at 1/4 and 1/2 of a candidate's full share; at each, the qualified candidates "
         "(above the diversity and memorisation floors) are ranked by the metric and the best ceil(n/2) of the n "
         "that entered go on, one alone straight to its end; the shares of those stopped go to the leaders. Only the "
-        "clearly behind stop: one within 2 standard deviations of the last kept (KID's over subsets, the uplift's "
-        "interval) goes on too, and then those going on share the rest of the budget equally to their end")
+        f"clearly behind stop: one within {CLEAR_GAP:g} standard deviations of the last kept (KID's over subsets, the "
+        "uplift's interval) goes on too, and then those going on share the rest of the budget equally to their end")
 EQUAL_RULE = "every candidate trains its equal share of the budget; no halving"
 
 
