@@ -174,6 +174,18 @@ def test_the_train_form_has_each_architectures_options(browser: TestClient) -> N
     assert f'<option value="{dataset.id}">for-training' in page  # the workspace's datasets are offered
 
 
+def test_the_train_form_offers_the_services_own_choice_of_architecture(browser: TestClient) -> None:
+    from core.kinds.train import ARCHITECTURE_HELP, DEFAULT_ARCHITECTURE
+
+    dataset = add_row(Dataset, name="for-training")
+    sign_in(browser)
+    page = browser.get(f"/ui/jobs/new?kind=train&dataset_id={dataset.id}").text
+    assert re.search(r'<option value="" selected>\(default: chosen by the service\)</option>', page)
+    assert f'data-default-variant="{DEFAULT_ARCHITECTURE}"' in page and html.escape(ARCHITECTURE_HELP) in page
+    shown = re.findall(r'<fieldset data-variant="([\w-]+)" >', page)
+    assert shown == [DEFAULT_ARCHITECTURE]  # the others are hidden and disabled
+
+
 def test_a_report_page_shows_its_settings_plots_and_gradcam_grids(browser: TestClient) -> None:
     from core.db import session_scope
     from core.ids import new_id

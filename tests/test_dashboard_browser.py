@@ -281,6 +281,29 @@ def report_page(person: Person, model_id: str, dataset_id: str) -> None:
     person.screenshot("report")
 
 
+def test_the_train_form_leaves_the_architecture_to_the_service(person: Person, stack: Stack, dash_key: str) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    with stack.client(dash_key) as dash:
+        few_shot = upload(dash, sample_zip(per_class=8, size=64, classes=("crazing", "scratches"))).json()["id"]
+    person.sign_in(dash_key)
+    person.open(f"/ui/jobs/new?kind=train&dataset_id={few_shot}")
+    choice = Select(person.find("#variant"))
+    assert choice.first_selected_option.get_attribute("value") == ""  # "(default: chosen by the service)"
+    assert person.find("#cdcgan-steps").is_displayed()  # the fields of the union's default member
+    choice.select_by_value("fastgan")
+    assert person.find("#fastgan-steps").is_displayed() and not person.find("#cdcgan-steps").is_displayed()
+    choice.select_by_value("")
+    assert person.find("#cdcgan-steps").is_displayed()
+    person.find("#submit-job").click()
+    wait_until(lambda: person.path().startswith("/ui/jobs/job_"), 15, what="the job's page")
+    job_id = person.path().rsplit("/", 1)[1]
+    with stack.client(dash_key) as dash:
+        params = dash.get(f"/v1/jobs/{job_id}").json()["params"]
+        assert dash.post(f"/v1/jobs/{job_id}/cancel").status_code == 202
+    assert (params["architecture"], params["preset"]) == ("singan", "few-shot-textures")  # as the API chooses
+
+
 def test_another_workspace_sees_none_of_it(person: Person, stack: Stack, dash_key: str) -> None:
     with stack.client(dash_key) as dash:
         dataset = upload(dash, sample_zip(per_class=8, size=64, classes=("crazing", "patches", "scratches")))

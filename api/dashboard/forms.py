@@ -1,6 +1,7 @@
 """Job forms built from each kind's params schema (the one POST /v1/jobs validates with), so that the fields, their
 defaults and their choices stay in step with the API. The browser sends only what differs from a default: an
-omitted field is not the same as its declared default where a preset or the training device picks another."""
+omitted field is not the same as its declared default where a preset or the training device picks another. So is
+an omitted discriminator: a train job without an architecture lets the service choose one by the dataset."""
 from __future__ import annotations
 
 import json
@@ -43,8 +44,14 @@ class Variant:
 class JobForm:
     kind: str
     discriminator: str | None
-    default_tag: str | None
+    default_tag: str | None  # the member used when the discriminator is left out (train: cdcgan), if any
+    chosen_tag: str | None  # the member the page's query names (e.g. Fine-tune's architecture), if any
     variants: list[Variant]
+    discriminator_help: str = ""
+
+    @property
+    def shown_tag(self) -> str | None:
+        return self.chosen_tag or self.default_tag or (self.variants[0].tag if self.discriminator else None)
 
 
 def job_form(kind: str, session: Session, workspace: str, given: dict[str, str]) -> JobForm:
@@ -56,19 +63,19 @@ def job_form(kind: str, session: Session, workspace: str, given: dict[str, str])
     suggestions = {path.split(".")[0]: _rows(session, workspace, ref.table) + [(v, v) for v in sorted(ref.not_ids)]
                    for path, ref in spec.references.items() if "." not in path}
     shared = set.intersection(*(set(m["properties"]) for m in members))
-    variants, default_tag = [], None
+    variants, default_tag, help_text = [], None, ""
     for member in members:
         tag = member["properties"][discriminator]["const"] if discriminator else None
         if discriminator and "default" in member["properties"][discriminator]:
-            default_tag = tag
+            default_tag, help_text = tag, member["properties"][discriminator].get("description", "")
         fields = [_field(name, prop, name in member.get("required", ()), defs, suggestions.get(name, []),
                          given.get(name)) for name, prop in member["properties"].items() if name != discriminator]
         fields.sort(key=lambda f: not f.required)
         variants.append(Variant(tag, [f for f in fields if f.required or f.name in shared],
                                 [f for f in fields if not f.required and f.name not in shared]))
-    if discriminator and given.get(discriminator) in {v.tag for v in variants}:
-        default_tag = given[discriminator]
-    return JobForm(kind, discriminator, default_tag or (variants[0].tag if discriminator else None), variants)
+    chosen = given.get(discriminator) if discriminator else None
+    return JobForm(kind, discriminator, default_tag, chosen if chosen in {v.tag for v in variants} else None,
+                   variants, help_text)
 
 
 def _deref(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:

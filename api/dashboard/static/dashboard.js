@@ -98,7 +98,7 @@ function fieldValue(input) {
 function formParams(form) {
   const params = {};
   const variant = form.querySelector("[data-variant-select]");
-  if (variant) params[form.dataset.discriminator] = variant.value;
+  if (variant?.value) params[form.dataset.discriminator] = variant.value; // "" leaves the choice to the service
   const scope = form.querySelector("fieldset:not([disabled])");
   for (const input of scope.querySelectorAll("[data-name]")) {
     const value = fieldValue(input);
@@ -114,7 +114,7 @@ function setUpJobForm(form) {
   const variant = form.querySelector("[data-variant-select]");
   variant?.addEventListener("change", () => {
     for (const set of form.querySelectorAll("fieldset[data-variant]")) {
-      set.hidden = set.disabled = set.dataset.variant !== variant.value;
+      set.hidden = set.disabled = set.dataset.variant !== (variant.value || variant.dataset.defaultVariant);
     }
   });
   const box = document.getElementById("job-errors");
