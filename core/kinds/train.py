@@ -25,8 +25,8 @@ from models.training import fine_tune_differences
 
 DEFAULT_ARCHITECTURE = "cdcgan"
 # A few-shot set trains the SinGAN recipe instead. On benchmarks/quality.py's alike photographs (8 classes of 10
-# images) cdcgan's images lowered a classifier's accuracy by 9.6 points; the recipe's did not (+0.035 and +0.002
-# in two draws, as unseen real images give there), and they show the textures (docs/quality.md). SinGAN learns 2
+# images) cdcgan's images lowered a classifier's accuracy by 9.6 points; the recipe's did not (+0.035, +0.002 and
+# -0.003 in three draws: no harm, no proven gain), and they show the textures (docs/quality.md). SinGAN learns 2
 # images a class, which wastes larger classes; its cost grows with the classes (8 trained in 11-15 minutes on one
 # core, within the CPU budget); the recipe's resolution is 64 px. Outside those bounds, and on a GPU service (the
 # recipe is sized for a CPU, and SinGAN has not run on CUDA), cdcgan stays.
